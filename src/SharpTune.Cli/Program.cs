@@ -1,0 +1,3 @@
+using SharpTune.Cli;
+
+return SharpTuneCli.Run(args, Console.Out, Console.Error);
