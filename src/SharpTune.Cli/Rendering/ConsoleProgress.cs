@@ -14,7 +14,7 @@ public sealed class ConsoleProgress : IProgress<OperationProgress>, IDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Lock _gate = new();
     private readonly TimeSpan _plainInterval;
-    private TimeSpan _lastWrite = TimeSpan.MinValue;
+    private TimeSpan? _lastWrite;
     private OperationProgress? _last;
     private string _lastTask = "";
     private TimeSpan _taskStart;
@@ -36,13 +36,13 @@ public sealed class ConsoleProgress : IProgress<OperationProgress>, IDisposable
                 FinishLine();
                 _lastTask = value.Task;
                 _taskStart = now;
-                _lastWrite = TimeSpan.MinValue;
+                _lastWrite = null;
             }
 
             _last = value;
             bool finished = value.Total is { } total && value.Done >= total;
             var interval = _interactive ? TimeSpan.FromMilliseconds(100) : _plainInterval;
-            if (!finished && now - _lastWrite < interval)
+            if (!finished && _lastWrite is { } last && now - last < interval)
             {
                 return;
             }
