@@ -5,7 +5,7 @@ namespace SharpTune.Hub;
 /// retry policy. <see cref="FromEnvironment"/> reads the same environment variables and files as Python's
 /// <c>huggingface_hub</c>, so both share one cache and one login. <see cref="ToString"/> never shows the token.
 /// </summary>
-public sealed class HubOptions
+public sealed record HubOptions
 {
     public const string DefaultEndpoint = "https://huggingface.co";
 
