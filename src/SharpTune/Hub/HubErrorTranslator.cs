@@ -17,6 +17,8 @@ internal static class HubErrorTranslator
         {
             ("GatedRepo", _) =>
                 $"{repo} is gated: accept its licence at {endpoint}/{context.Type.UrlPrefix()}{context.RepoId} and set HF_TOKEN to a token of that account ({tokenHint})",
+            (_, 401) when tokenSent && errorMessage == "Invalid credentials in Authorization header" =>
+                $"the Hub refused the token (invalid or expired) for {repo}: set HF_TOKEN to a valid token",
             ("RevisionNotFound", _) => $"revision '{context.Revision}' not found in {repo}",
             ("EntryNotFound", _) => $"file '{context.FilePath}' not found in {repo} at revision '{context.Revision}'",
             ("RepoNotFound", _) or (null or "", 401) when !context.Write =>
