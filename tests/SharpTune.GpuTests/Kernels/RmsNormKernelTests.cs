@@ -1,6 +1,5 @@
 using SharpTune.Kernels;
 using SharpTune.Kernels.RmsNorm;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SharpTune.GpuTests.Kernels;
@@ -27,19 +26,13 @@ public sealed class RmsNormKernelTests(ITestOutputHelper output)
         var w64 = randn([cols], ScalarType.Float64, CUDA) * 0.2 + 1;
         var dy64 = randn([rows, cols], ScalarType.Float64, CUDA);
 
-        var (yRef64, dxRef64) = Run(x64, w64, dy64, fused: false);
-        var (yRef, dxRef) = Run(x64.to(dtype), w64.to(dtype), dy64.to(dtype), fused: false);
-        PoisonCachingAllocator(rows, cols, dtype);
-        var (yFused, dxFused) = Run(x64.to(dtype), w64.to(dtype), dy64.to(dtype), fused: true);
+        var truth = Run(x64, w64, dy64, fused: false);
+        var reference = Run(x64.to(dtype), w64.to(dtype), dy64.to(dtype), fused: false);
+        KernelComparison.PoisonCachingAllocator((long)rows * cols, dtype);
+        var fused = Run(x64.to(dtype), w64.to(dtype), dy64.to(dtype), fused: true);
 
-        Assert.False(yFused.isnan().any().item<bool>(), "forward left unwritten (NaN) elements");
-        Assert.False(dxFused.isnan().any().item<bool>(), "backward left unwritten (NaN) elements");
-        double yErr = RelativeError(yFused, yRef64), yRefErr = RelativeError(yRef, yRef64);
-        double dxErr = RelativeError(dxFused, dxRef64), dxRefErr = RelativeError(dxRef, dxRef64);
-        output.WriteLine($"{rows}x{cols} {dtype}: forward {yErr:E2} (reference {yRefErr:E2}), backward {dxErr:E2} (reference {dxRefErr:E2})");
-        double floor = dtype == ScalarType.Float32 ? 1e-6 : 1e-3;
-        Assert.True(yErr <= 2 * yRefErr + floor, $"forward error {yErr:E2} vs reference {yRefErr:E2}");
-        Assert.True(dxErr <= 2 * dxRefErr + floor, $"backward error {dxErr:E2} vs reference {dxRefErr:E2}");
+        KernelComparison.AssertAsAccurateAsReference($"rmsnorm forward {rows}x{cols}", fused.Y, reference.Y, truth.Y, dtype, output);
+        KernelComparison.AssertAsAccurateAsReference($"rmsnorm backward {rows}x{cols}", fused.Dx, reference.Dx, truth.Dx, dtype, output);
     }
 
     [Fact]
@@ -52,40 +45,14 @@ public sealed class RmsNormKernelTests(ITestOutputHelper output)
         var w2 = w1.detach().clone().requires_grad_(true);
         FusedRmsNorm.Apply(x, w1, 1e-5).sum().backward();
         RmsNormReference.Forward(x, w2, 1e-5).sum().backward();
-        Assert.True(RelativeError(w1.grad!, w2.grad!) < 1e-5);
+        Assert.True(KernelComparison.RelativeError(w1.grad!, w2.grad!) < 1e-5);
     }
 
-    private static (Tensor Y, Tensor Dx) Run(Tensor x, Tensor w, Tensor dy, bool fused)
+    private static (Tensor Y, Tensor Dx) Run(Tensor x, Tensor w, Tensor dy, bool fused) => KernelComparison.With(fused, () =>
     {
         var input = x.detach().clone().requires_grad_(true);
-        bool previous = FusedKernels.Enabled;
-        FusedKernels.Enabled = fused;
-        try
-        {
-            var y = FusedRmsNorm.Apply(input, w, 1e-6);
-            y.backward([dy]);
-            return (y.detach(), input.grad!);
-        }
-        finally
-        {
-            FusedKernels.Enabled = previous;
-        }
-    }
-
-    /// <summary>Fills memory the caching allocator will hand out next with NaN, so unwritten outputs show.</summary>
-    private static void PoisonCachingAllocator(int rows, int cols, ScalarType dtype)
-    {
-        for (int i = 0; i < 4; i++)
-        {
-            using var poison = full([rows, cols], double.NaN, dtype, CUDA);
-        }
-    }
-
-    private static double RelativeError(Tensor actual, Tensor expected)
-    {
-        using var scope = NewDisposeScope();
-        var a = actual.to(ScalarType.Float64);
-        var e = expected.to(ScalarType.Float64);
-        return (a - e).norm().item<double>() / e.norm().item<double>();
-    }
+        var y = FusedRmsNorm.Apply(input, w, 1e-6);
+        y.backward([dy]);
+        return (y.detach(), input.grad!);
+    });
 }
