@@ -27,7 +27,7 @@ public sealed class NvrtcCompiler
     /// <summary>Returns the CUBIN for <paramref name="source"/> built for sm_<paramref name="arch"/> (e.g. 90).</summary>
     public byte[] Compile(string name, string source, int arch, out bool fromCache)
     {
-        string[] options = [$"--gpu-architecture=sm_{arch}", "--std=c++17", "-default-device", "--use_fast_math=false"];
+        string[] options = [$"--gpu-architecture=sm_{arch}", "--std=c++17", "-default-device"];
         string key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
             string.Join('\n', [Version, arch.ToString(System.Globalization.CultureInfo.InvariantCulture), .. options, source]))))[..24];
         string cached = Path.Combine(_cacheDirectory, $"{name}-sm{arch}-{key}.cubin");
