@@ -4,8 +4,9 @@
 Rows follow the reference run's schema (instruction = a patient's question, input = the doctor's reasoning,
 output = the answer). Answers have a fixed, learnable structure "可能原因：…；建议：…；注意：…" and every symptom
 maps to the same causes and advice, so a tiny model tuned on them shows a measurable gain. Deterministic (seeded).
-Usage: python3 datasets/medical/make_dataset.py  (writes next to this script)
+Usage: python3 datasets/medical/make_dataset.py [--out DIR]  (default: next to this script)
 """
+import argparse
 import json
 import os
 import random
@@ -65,7 +66,9 @@ def row(rng, symptom):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
+    here = parser.parse_args().out
     rng = random.Random(3407)
     symptoms = list(TABLE)
     train = [row(rng, symptoms[i % len(symptoms)]) for i in range(240)]

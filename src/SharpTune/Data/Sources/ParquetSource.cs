@@ -75,7 +75,7 @@ public sealed class ParquetSource(string path) : IDataSource
     private JsonNode?[] ReadColumn(ParquetRowGroupReader group, DataField field, int count, CancellationToken ct)
     {
         var type = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
-        if (type == typeof(string))
+        if (type == typeof(string) || type == typeof(ReadOnlyMemory<char>))
         {
             var values = new string?[count];
             group.ReadAsync(field, values.AsMemory(), null, ct).AsTask().GetAwaiter().GetResult();
