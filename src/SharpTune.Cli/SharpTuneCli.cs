@@ -19,6 +19,7 @@ public static class SharpTuneCli
         root.Subcommands.Add(DoctorCommand.Create(context));
         root.Subcommands.Add(InitModelCommand.Create(context));
         root.Subcommands.Add(DataCommand.Create(context));
+        root.Subcommands.Add(HubCommand.Create(context));
         return root;
     }
 
