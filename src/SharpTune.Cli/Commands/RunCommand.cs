@@ -33,10 +33,11 @@ public static class RunCommand
         };
         var inProcess = new Option<bool>("--in-process") { Description = "Run every stage in this process instead of one process per stage." };
         var check = new Option<bool>("--check") { Description = "Validate the pipeline and show which stages are cached, without running anything." };
+        var showRun = new Option<string?>("--show-run") { Description = "Print what run <id> did and where its results are (from its manifest), without running anything." };
 
         var command = new Command("run", "Run a pipeline up to --target (default Publish), reusing cached stages.")
         {
-            pipeline, cache, runId, target, exclusive, force, inProcess, check,
+            pipeline, cache, runId, target, exclusive, force, inProcess, check, showRun,
         };
         command.SetAction(async (parsed, cancellationToken) =>
         {
@@ -44,7 +45,17 @@ public static class RunCommand
             var runner = StageOptions.CreateRunner(context, parsed.GetValue(pipeline), parsed.GetValue(cache), parsed.GetValue(runId), parsed, progress);
             if (parsed.GetValue(check))
             {
-                WritePlan(context.Out, runner);
+                return WritePlan(context.Out, runner) ? 0 : 1;
+            }
+
+            if (parsed.GetValue(showRun) is { } shown)
+            {
+                string path = RunManifestStore.PathFor(runner.Pipeline.OutputDirectory, shown);
+                if (!WriteSummary(context.Out, path))
+                {
+                    throw new SharpTuneException($"no manifest for run {shown} at {path}");
+                }
+
                 return 0;
             }
 
@@ -82,8 +93,9 @@ public static class RunCommand
     }
 
     /// <summary>One line per stage: its inputs and whether its artifact is cached (a stage after an uncached one is pending).</summary>
-    public static void WritePlan(TextWriter writer, PipelineRunner runner)
+    public static bool WritePlan(TextWriter writer, PipelineRunner runner)
     {
+        bool ok = true;
         writer.WriteLine($"pipeline  {runner.Pipeline.Name} ({runner.Pipeline.Source})");
         writer.WriteLine($"cache     {runner.Cache.Root}");
         foreach (var stage in runner.Graph.Stages)
@@ -97,6 +109,7 @@ public static class RunCommand
             catch (SharpTuneException e)
             {
                 writer.WriteLine($"{stage.Name,-14} error      {e.Message}");
+                ok = false;
                 continue;
             }
 
@@ -105,21 +118,23 @@ public static class RunCommand
                 : runner.Cache.TryGet(stage.Name, plan.Key.Value, out _) ? $"cached     {plan.Key.Short}" : $"to run     {plan.Key.Short}";
             writer.WriteLine($"{stage.Name,-14} {status,-32} {stage.Description}");
         }
+
+        return ok;
     }
 
     /// <summary>The run's stages and outcomes, and where its results are.</summary>
-    public static void WriteSummary(TextWriter writer, string manifestPath)
+    public static bool WriteSummary(TextWriter writer, string manifestPath)
     {
         var manifest = RunManifestStore.TryRead(manifestPath);
         if (manifest is null)
         {
-            return;
+            return false;
         }
 
         writer.WriteLine();
         foreach (var stage in manifest.Stages)
         {
-            writer.WriteLine($"{stage.Stage,-14} {stage.Outcome,-8} {stage.Seconds,8:0.0} s  {(stage.Key is null ? "" : stage.Key[..12])}");
+            writer.WriteLine($"{stage.Stage,-14} {stage.Outcome,-11} {stage.Seconds,8:0.0} s  {(stage.Key is null ? "" : stage.Key[..12])}{(stage.Error is null ? "" : "  " + stage.Error)}");
         }
 
         writer.WriteLine();
@@ -129,6 +144,7 @@ public static class RunCommand
         }
 
         writer.WriteLine($"manifest       {manifestPath}");
+        return true;
     }
 
     private static void RunChild(CliContext context, ParseResult parsed, string stage, string runId, bool force, string? pipeline, string? cache, CancellationToken cancellationToken)
