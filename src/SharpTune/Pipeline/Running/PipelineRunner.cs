@@ -90,14 +90,16 @@ public sealed class PipelineRunner
         }
 
         var inputKeys = plan.Inputs.ToDictionary(i => i.Key, i => i.Value.Key, StringComparer.Ordinal);
-        if (!force && Cache.TryGet(stage.Name, plan.Key.Value, out var cached))
+        string? redo = null;
+        if (!force && Cache.TryGet(stage.Name, plan.Key.Value, out var cached)
+            && (stage is not IExternalOutputStage external || external.IsStillInPlace(cached, Pipeline, out redo)))
         {
             Options.Log.WriteLine($"{stage.Name,-14} cache hit  {plan.Key.Short}  {cached.Directory}");
             return Record(new StageRecord(stage.Name, StageOutcome.Cached, plan.Key.Value, cached.Directory, inputKeys, plan.Settings, started,
                 Math.Round(clock.Elapsed.TotalSeconds, 3), cached.Marker.Outputs, null));
         }
 
-        Options.Log.WriteLine($"{stage.Name,-14} running    {plan.Key.Short}{(force ? "  (forced)" : "")}");
+        Options.Log.WriteLine($"{stage.Name,-14} running    {plan.Key.Short}{(force ? "  (forced)" : redo is null ? "" : $"  ({redo})")}");
         using var write = Cache.BeginWrite(stage.Name, plan.Key.Value);
         var context = new StageContext(Pipeline, stage.Name, write.PartialDirectory, write.WorkDirectory, plan.Inputs, Options.Log, Options.Progress, Options.Runtime);
         try
