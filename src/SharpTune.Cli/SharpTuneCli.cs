@@ -20,6 +20,7 @@ public static class SharpTuneCli
         root.Subcommands.Add(InitModelCommand.Create(context));
         root.Subcommands.Add(DataCommand.Create(context));
         root.Subcommands.Add(HubCommand.Create(context));
+        root.Subcommands.Add(RunCommand.Create(context)); root.Subcommands.Add(StageCommand.Create(context)); root.Subcommands.Add(CacheCommand.Create(context));
         return root;
     }
 
