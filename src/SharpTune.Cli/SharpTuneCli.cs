@@ -21,6 +21,7 @@ public static class SharpTuneCli
         root.Subcommands.Add(DataCommand.Create(context));
         root.Subcommands.Add(HubCommand.Create(context));
         root.Subcommands.Add(RunCommand.Create(context)); root.Subcommands.Add(StageCommand.Create(context)); root.Subcommands.Add(CacheCommand.Create(context));
+        root.Subcommands.Add(LaunchCommand.Create(context));
         return root;
     }
 
