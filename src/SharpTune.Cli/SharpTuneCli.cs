@@ -20,7 +20,9 @@ public static class SharpTuneCli
         root.Subcommands.Add(InitModelCommand.Create(context));
         root.Subcommands.Add(DataCommand.Create(context));
         root.Subcommands.Add(HubCommand.Create(context));
-        root.Subcommands.Add(RunCommand.Create(context)); root.Subcommands.Add(StageCommand.Create(context)); root.Subcommands.Add(CacheCommand.Create(context));
+        root.Subcommands.Add(RunCommand.Create(context));
+        root.Subcommands.Add(StageCommand.Create(context));
+        root.Subcommands.Add(CacheCommand.Create(context));
         root.Subcommands.Add(LaunchCommand.Create(context));
         return root;
     }
