@@ -153,6 +153,19 @@ public sealed class HubClient : IDisposable
         return new HubUploader(_http, this).UploadFolderAsync(repoId, type, folder, commitMessage, revision, progress, cancellationToken);
     }
 
+    /// <summary>
+    /// Publishes the given files (repo path, local path) as one commit on <paramref name="revision"/>, like
+    /// <see cref="UploadFolderAsync"/>: unchanged files skipped, large ones through LFS, streamed from disk.
+    /// </summary>
+    public Task<HubUploadResult> UploadFilesAsync(string repoId, RepoType type, IReadOnlyList<(string RepoPath, string LocalPath)> files, string commitMessage,
+        string revision = "main", IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        HubRepoId.Validate(repoId);
+        HubRepoId.ValidateRevision(revision);
+        EnsureOnline(repoId);
+        return new HubUploader(_http, this).UploadFilesAsync(repoId, type, files, commitMessage, revision, progress, cancellationToken);
+    }
+
     /// <summary>The URLs of a dataset split's parquet files (<c>/api/datasets/{id}/parquet/{config}/{split}</c>).</summary>
     public async Task<IReadOnlyList<string>> ListParquetFilesAsync(string datasetId, string config, string split, CancellationToken cancellationToken = default)
     {
