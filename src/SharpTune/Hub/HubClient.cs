@@ -341,7 +341,7 @@ public sealed class HubClient : IDisposable
 
         string etag = file.Etag ?? throw new SharpTuneException($"{cache.RepoId}: the listing gives no oid for '{file.Path}'");
         string url = ResolveUrl(cache.RepoId, cache.Type, commit, file.Path);
-        var request = new BlobRequest(url, file.Path, etag, file.Size >= 0 ? file.Size : null, file.LfsSha256,
+        var request = new BlobRequest(url, commit, file.Path, etag, file.Size >= 0 ? file.Size : null, file.LfsSha256,
             file.IsLfs || !HubRepoId.IsCommitHash(file.GitOid) ? null : file.GitOid);
         await _blobs.EnsureBlobAsync(cache, request, tracker.Add, cancellationToken).ConfigureAwait(false);
         return cache.LinkSnapshot(commit, file.Path, etag);
