@@ -18,6 +18,7 @@ public static class SharpTuneCli
         root.Options.Add(GlobalOptions.LibTorch);
         root.Subcommands.Add(DoctorCommand.Create(context));
         root.Subcommands.Add(InitModelCommand.Create(context));
+        root.Subcommands.Add(GenerateCommand.Create(context));
         root.Subcommands.Add(DataCommand.Create(context));
         root.Subcommands.Add(HubCommand.Create(context));
         root.Subcommands.Add(RunCommand.Create(context));
