@@ -17,6 +17,7 @@ public static class SharpTuneCli
             "Run 'sharptune doctor' first to check libtorch, CUDA and the GPUs.");
         root.Options.Add(GlobalOptions.LibTorch);
         root.Subcommands.Add(DoctorCommand.Create(context));
+        root.Subcommands.Add(ExportCommand.Create(context));
         return root;
     }
 
