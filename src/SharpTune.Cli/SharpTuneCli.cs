@@ -25,6 +25,7 @@ public static class SharpTuneCli
         root.Subcommands.Add(StageCommand.Create(context));
         root.Subcommands.Add(CacheCommand.Create(context));
         root.Subcommands.Add(LaunchCommand.Create(context));
+        root.Subcommands.Add(ExportCommand.Create(context));
         return root;
     }
 
