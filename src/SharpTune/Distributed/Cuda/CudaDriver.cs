@@ -1,0 +1,117 @@
+using System.Runtime.InteropServices;
+
+namespace SharpTune.Distributed.Cuda;
+
+/// <summary>
+/// The few CUDA driver API entry points (libcuda.so.1, installed with the NVIDIA driver) that gradient
+/// synchronisation needs beyond TorchSharp: streams, events and the device's primary context. Loaded by name through
+/// the dynamic loader and bound as function pointers, so nothing here touches other assemblies' import resolution.
+/// Streams and contexts are the driver's own handles, which the CUDA runtime (PyTorch, NCCL) shares.
+/// </summary>
+internal static unsafe class CudaDriver
+{
+    public const string Library = "libcuda.so.1";
+
+    /// <summary>CU_STREAM_NON_BLOCKING: no implicit synchronisation with the legacy default stream.</summary>
+    public const uint StreamNonBlocking = 1;
+
+    /// <summary>CU_EVENT_DISABLE_TIMING: the cheapest event, for ordering only.</summary>
+    public const uint EventDisableTiming = 2;
+
+    private static readonly Lazy<Api> Loaded = new(Load);
+
+    public static Api Functions => Loaded.Value;
+
+    /// <summary>Makes GPU <paramref name="ordinal"/>'s primary context (the one PyTorch uses) current on this thread.</summary>
+    public static void MakeCurrent(int ordinal)
+    {
+        var api = Functions;
+        int device;
+        Check(api.DeviceGet(&device, ordinal), "cuDeviceGet");
+        nint context;
+        Check(api.DevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain");
+        Check(api.CtxSetCurrent(context), "cuCtxSetCurrent");
+        // Retain counts are per process; the extra one keeps the context alive as long as the process, which is fine.
+    }
+
+    public static void Check(int result, string call)
+    {
+        if (result != 0)
+        {
+            throw new DistributedException($"CUDA driver call {call} failed: {ErrorText(result)} (CUresult {result})");
+        }
+    }
+
+    public static string ErrorText(int result)
+    {
+        byte* text = null;
+        return Functions.GetErrorString(result, &text) == 0 && text != null ? Marshal.PtrToStringUTF8((nint)text) ?? "unknown" : "unknown error";
+    }
+
+    private static Api Load()
+    {
+        if (!NativeLibrary.TryLoad(Library, out nint handle))
+        {
+            throw new DistributedException($"{Library} cannot be loaded: multi-GPU training needs the NVIDIA driver");
+        }
+
+        var api = new Api
+        {
+            Init = (delegate* unmanaged<uint, int>)Export(handle, "cuInit"),
+            DeviceGet = (delegate* unmanaged<int*, int, int>)Export(handle, "cuDeviceGet"),
+            DevicePrimaryCtxRetain = (delegate* unmanaged<nint*, int, int>)Export(handle, "cuDevicePrimaryCtxRetain"),
+            CtxSetCurrent = (delegate* unmanaged<nint, int>)Export(handle, "cuCtxSetCurrent"),
+            StreamCreate = (delegate* unmanaged<nint*, uint, int>)Export(handle, "cuStreamCreate"),
+            StreamDestroy = (delegate* unmanaged<nint, int>)Export(handle, "cuStreamDestroy_v2"),
+            StreamSynchronize = (delegate* unmanaged<nint, int>)Export(handle, "cuStreamSynchronize"),
+            StreamWaitEvent = (delegate* unmanaged<nint, nint, uint, int>)Export(handle, "cuStreamWaitEvent"),
+            EventCreate = (delegate* unmanaged<nint*, uint, int>)Export(handle, "cuEventCreate"),
+            EventRecord = (delegate* unmanaged<nint, nint, int>)Export(handle, "cuEventRecord"),
+            EventSynchronize = (delegate* unmanaged<nint, int>)Export(handle, "cuEventSynchronize"),
+            EventDestroy = (delegate* unmanaged<nint, int>)Export(handle, "cuEventDestroy_v2"),
+            GetErrorString = (delegate* unmanaged<int, byte**, int>)Export(handle, "cuGetErrorString"),
+        };
+        int init = api.Init(0);
+        if (init != 0)
+        {
+            throw new DistributedException($"cuInit failed (CUresult {init}): no usable NVIDIA GPU");
+        }
+
+        return api;
+    }
+
+    private static nint Export(nint handle, string name) =>
+        NativeLibrary.TryGetExport(handle, name, out nint address)
+            ? address
+            : throw new DistributedException($"{Library} has no {name}; the NVIDIA driver is too old");
+
+    /// <summary>The bound entry points (CUresult is an int; 0 is success).</summary>
+    public sealed class Api
+    {
+        public required delegate* unmanaged<uint, int> Init { get; init; }
+
+        public required delegate* unmanaged<int*, int, int> DeviceGet { get; init; }
+
+        public required delegate* unmanaged<nint*, int, int> DevicePrimaryCtxRetain { get; init; }
+
+        public required delegate* unmanaged<nint, int> CtxSetCurrent { get; init; }
+
+        public required delegate* unmanaged<nint*, uint, int> StreamCreate { get; init; }
+
+        public required delegate* unmanaged<nint, int> StreamDestroy { get; init; }
+
+        public required delegate* unmanaged<nint, int> StreamSynchronize { get; init; }
+
+        public required delegate* unmanaged<nint, nint, uint, int> StreamWaitEvent { get; init; }
+
+        public required delegate* unmanaged<nint*, uint, int> EventCreate { get; init; }
+
+        public required delegate* unmanaged<nint, nint, int> EventRecord { get; init; }
+
+        public required delegate* unmanaged<nint, int> EventSynchronize { get; init; }
+
+        public required delegate* unmanaged<nint, int> EventDestroy { get; init; }
+
+        public required delegate* unmanaged<int, byte**, int> GetErrorString { get; init; }
+    }
+}
