@@ -17,6 +17,12 @@ public static class SharpTuneCli
             "Run 'sharptune doctor' first to check libtorch, CUDA and the GPUs.");
         root.Options.Add(GlobalOptions.LibTorch);
         root.Subcommands.Add(DoctorCommand.Create(context));
+        root.Subcommands.Add(InitModelCommand.Create(context));
+        root.Subcommands.Add(DataCommand.Create(context));
+        root.Subcommands.Add(HubCommand.Create(context));
+        root.Subcommands.Add(RunCommand.Create(context));
+        root.Subcommands.Add(StageCommand.Create(context));
+        root.Subcommands.Add(CacheCommand.Create(context));
         root.Subcommands.Add(LaunchCommand.Create(context));
         return root;
     }

@@ -1,0 +1,73 @@
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace SharpTune.Models.Layers;
+
+/// <summary>The SwiGLU feed-forward block (HF <c>mlp</c>): <c>down(silu(gate(x)) * up(x))</c>, projections replaceable.</summary>
+public sealed class Mlp : nn.Module<Tensor, Tensor>
+{
+    public static readonly string[] ProjectionNames = ["gate_proj", "up_proj", "down_proj"];
+
+    [ComponentName(Name = "gate_proj")]
+    private nn.Module<Tensor, Tensor> _gateProj;
+
+    [ComponentName(Name = "up_proj")]
+    private nn.Module<Tensor, Tensor> _upProj;
+
+    [ComponentName(Name = "down_proj")]
+    private nn.Module<Tensor, Tensor> _downProj;
+
+    public Mlp(ModelConfig config, ScalarType dtype)
+        : base(nameof(Mlp))
+    {
+        _gateProj = LinearWeights.Placeholder(config.HiddenSize, config.IntermediateSize, config.MlpBias, dtype);
+        _upProj = LinearWeights.Placeholder(config.HiddenSize, config.IntermediateSize, config.MlpBias, dtype);
+        _downProj = LinearWeights.Placeholder(config.IntermediateSize, config.HiddenSize, config.MlpBias, dtype);
+        RegisterComponents();
+    }
+
+    public nn.Module<Tensor, Tensor> GateProj => _gateProj;
+
+    public nn.Module<Tensor, Tensor> UpProj => _upProj;
+
+    public nn.Module<Tensor, Tensor> DownProj => _downProj;
+
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var gated = nn.functional.silu(_gateProj.call(input)) * _upProj.call(input);
+        return _downProj.call(gated).MoveToOuterDisposeScope();
+    }
+
+    public nn.Module<Tensor, Tensor> Projection(string hfName) => hfName switch
+    {
+        "gate_proj" => _gateProj,
+        "up_proj" => _upProj,
+        "down_proj" => _downProj,
+        _ => throw new ArgumentException($"mlp has no projection '{hfName}' (it has {string.Join(", ", ProjectionNames)})", nameof(hfName)),
+    };
+
+    /// <summary>Replaces the projection named <paramref name="hfName"/> ("gate_proj", ...) with <c>wrap(current)</c>.</summary>
+    public void ReplaceProjection(string hfName, Func<nn.Module<Tensor, Tensor>, nn.Module<Tensor, Tensor>> wrap)
+    {
+        var replacement = wrap(Projection(hfName));
+        register_module(hfName, null!);
+        switch (hfName)
+        {
+            case "gate_proj": _gateProj = replacement; break;
+            case "up_proj": _upProj = replacement; break;
+            default: _downProj = replacement; break;
+        }
+
+        register_module(hfName, replacement);
+    }
+
+    internal void LoadFrom(WeightSource source, string prefix)
+    {
+        foreach (string name in ProjectionNames)
+        {
+            LinearWeights.Load((Linear)Projection(name), source, $"{prefix}{name}.");
+        }
+    }
+}

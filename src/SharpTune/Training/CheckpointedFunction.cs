@@ -1,0 +1,105 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.autograd;
+
+namespace SharpTune.Training;
+
+/// <summary>
+/// Activation checkpointing as a custom autograd function (PyTorch's reentrant <c>checkpoint</c>): forward runs the
+/// body without building a graph and keeps only its input (on the device, or in pinned host memory); backward sets
+/// the same seed, reruns the body with grad enabled and backpropagates through it, which accumulates the gradients
+/// of the body's parameters (LoRA weights) and returns the input's gradient.
+/// Arguments of <c>apply</c>: input, <see cref="CheckpointBody"/>.
+/// </summary>
+public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunction>
+{
+    private const string StateKey = "checkpoint";
+
+    public override string Name => "Checkpointed";
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on <paramref name="input"/> as configured by <paramref name="mode"/>. With
+    /// <see cref="GradientCheckpointing.Off"/> (or grad disabled) it is a plain call. An input that does not require
+    /// grad (the frozen embeddings' output) is turned into one that does, or no gradient would reach the body's
+    /// parameters (what HF's <c>enable_input_require_grads</c> does).
+    /// </summary>
+    public static Tensor Run(Func<Tensor, Tensor> body, Tensor input, GradientCheckpointing mode, long? seed = null)
+    {
+        if (seed is { } s)
+        {
+            manual_seed(s);
+        }
+
+        if (mode == GradientCheckpointing.Off || !is_grad_enabled())
+        {
+            return body(input);
+        }
+
+        if (!input.requires_grad)
+        {
+            input = input.detach().requires_grad_(true);
+        }
+
+        return apply(input, new CheckpointBody(body, mode == GradientCheckpointing.Offload, seed));
+    }
+
+    public override Tensor forward(AutogradContext ctx, params object[] vars)
+    {
+        var input = (Tensor)vars[0];
+        var body = (CheckpointBody)vars[1];
+        Tensor kept;
+        if (body.Offload && input.device.type == DeviceType.CUDA)
+        {
+            kept = empty(input.shape, input.dtype, CPU).pin_memory();
+            kept.copy_(input, true);
+        }
+        else
+        {
+            kept = input.detach();
+        }
+
+        ctx.save_data(StateKey, new SavedInput(kept, input.device, body));
+        return body.Body(input);
+    }
+
+    public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)
+    {
+        BackwardResults.BeginCall();
+        var saved = (SavedInput)ctx.get_data(StateKey);
+        Tensor gradInput;
+        using (var scope = NewDisposeScope())
+        {
+            var x = saved.Input.to(saved.Device, non_blocking: true).detach().requires_grad_(true);
+            using (enable_grad())
+            {
+                if (saved.Body.Seed is { } seed)
+                {
+                    manual_seed(seed);
+                }
+
+                var output = saved.Body.Body(x);
+                autograd.backward([output], [grad_output]);
+            }
+
+            gradInput = x.grad!.MoveToOuterDisposeScope();
+        }
+
+        saved.Release();
+        grad_output.Dispose();
+        return [BackwardResults.Keep(gradInput)!, null!];
+    }
+
+    private sealed class SavedInput(Tensor input, Device device, CheckpointBody body)
+    {
+        public Tensor Input { get; } = input;
+
+        public Device Device { get; } = device;
+
+        public CheckpointBody Body { get; } = body;
+
+        public void Release() => Input.Dispose();
+    }
+}
+
+/// <summary>What a checkpointed region runs: a function of one tensor, whether to offload its input, and its seed.</summary>
+public sealed record CheckpointBody(Func<Tensor, Tensor> Body, bool Offload, long? Seed);
