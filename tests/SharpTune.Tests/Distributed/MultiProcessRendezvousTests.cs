@@ -117,6 +117,29 @@ public sealed class MultiProcessRendezvousTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Training_on_two_ranks_with_half_the_batch_each_gives_the_one_rank_loss_curve()
+    {
+        var one = RunTool(null, "launch", "--gpus", "1", "--selftest", "equivalence", "--steps", "4");
+        var two = RunTool(null, "launch", "--gpus", "2", "--selftest", "equivalence", "--steps", "4");
+        Assert.True(one.Code == 0, one.Err);
+        Assert.True(two.Code == 0, two.Err);
+        var lossesOne = Losses(one.Out);
+        var lossesTwo = Losses(two.Out);
+        Assert.Equal(4, lossesOne.Length);
+        Assert.Equal(4, lossesTwo.Length);
+        for (int step = 0; step < 4; step++)
+        {
+            Assert.True(Math.Abs(lossesOne[step] - lossesTwo[step]) <= 1e-5 * lossesOne[step], $"step {step + 1}: {lossesOne[step]} vs {lossesTwo[step]}");
+        }
+
+        Assert.True(lossesOne[^1] < lossesOne[0], "the loss did not go down");
+        Assert.Contains("[rank 1] selftest equivalence ok: rank 1 of 2 on cpu", two.Out);
+
+        static double[] Losses(string text) => [.. System.Text.RegularExpressions.Regex.Matches(text, @"\[rank 0\] equivalence step \d+ loss ([0-9.]+)")
+            .Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))];
+    }
+
+    [Fact]
     public void Launch_without_a_command_is_a_usage_error()
     {
         var run = RunTool(null, "launch", "--gpus", "2");
