@@ -18,12 +18,16 @@ public static class SharpTuneCli
         root.Options.Add(GlobalOptions.LibTorch);
         root.Subcommands.Add(DoctorCommand.Create(context));
         root.Subcommands.Add(InitModelCommand.Create(context));
+        root.Subcommands.Add(GenerateCommand.Create(context));
         root.Subcommands.Add(DataCommand.Create(context));
         root.Subcommands.Add(HubCommand.Create(context));
         root.Subcommands.Add(RunCommand.Create(context));
         root.Subcommands.Add(StageCommand.Create(context));
         root.Subcommands.Add(CacheCommand.Create(context));
+        root.Subcommands.Add(EvaluateCommand.Create(context));
+        root.Subcommands.Add(PublishCommand.Create(context));
         root.Subcommands.Add(LaunchCommand.Create(context));
+        root.Subcommands.Add(ExportCommand.Create(context));
         return root;
     }
 
