@@ -17,7 +17,7 @@ dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
 runtime_dir="$(ls -d "$dotnet_root"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -1)"
 [ -d "$runtime_dir" ] || { echo "error: no .NET 10 runtime under $dotnet_root" >&2; exit 1; }
 
-rm -rf "$out/cli" "$out/gpu-tests" "$out/dotnet.tar.xz" "$out/app.tar.xz"
+rm -rf "$out/cli" "$out/gpu-tests" "$out/app.tar.xz"
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
 publish() {
@@ -31,8 +31,14 @@ if find "$staging" -name 'libtorch_cpu.so' | grep -q .; then
   echo "error: libtorch natives ended up in the bundle" >&2; exit 1
 fi
 
-echo "packing the .NET runtime $(basename "$runtime_dir")..." >&2
-tar -cJf "$out/dotnet.tar.xz" -C "$dotnet_root" dotnet host "shared/Microsoft.NETCore.App/$(basename "$runtime_dir")"
+# The runtime tarball only changes with the runtime version: keep it when it is already there.
+runtime_stamp="$out/dotnet.version"
+if [ ! -f "$out/dotnet.tar.xz" ] || [ "$(cat "$runtime_stamp" 2>/dev/null)" != "$(basename "$runtime_dir")" ]; then
+  echo "packing the .NET runtime $(basename "$runtime_dir")..." >&2
+  tar -cJf "$out/dotnet.tar.xz.tmp" -C "$dotnet_root" dotnet host "shared/Microsoft.NETCore.App/$(basename "$runtime_dir")"
+  mv "$out/dotnet.tar.xz.tmp" "$out/dotnet.tar.xz"
+  basename "$runtime_dir" > "$runtime_stamp"
+fi
 tar -cJf "$out/app.tar.xz" -C "$staging" cli gpu-tests
 
 cat > "$out/run.sh" <<'RUN'

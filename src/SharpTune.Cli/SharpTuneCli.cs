@@ -24,7 +24,10 @@ public static class SharpTuneCli
         root.Subcommands.Add(RunCommand.Create(context));
         root.Subcommands.Add(StageCommand.Create(context));
         root.Subcommands.Add(CacheCommand.Create(context));
+        root.Subcommands.Add(EvaluateCommand.Create(context));
+        root.Subcommands.Add(PublishCommand.Create(context));
         root.Subcommands.Add(LaunchCommand.Create(context));
+        root.Subcommands.Add(ExportCommand.Create(context));
         return root;
     }
 

@@ -6,6 +6,7 @@ using SharpTune.Data.Mapping;
 using SharpTune.Data.Sources;
 using SharpTune.Data.Templates;
 using SharpTune.Data.Tokenized;
+using SharpTune.Hub;
 using SharpTune.Models.Tokenization;
 
 namespace SharpTune.Cli.Commands;
@@ -25,7 +26,8 @@ public static class DataCommand
 
     private static Option<string> SourceOption() => new("--source")
     {
-        Description = "The dataset: a local .jsonl, .json (array or {\"data\": [...]}), .csv or .parquet file.",
+        Description = "The dataset: a local .jsonl, .json (array or {\"data\": [...]}), .csv or .parquet file, or a Hugging Face dataset " +
+            "hf://owner/name[:config] (read through the Hub's Parquet conversion; e.g. hf://shibing624/medical:finetune).",
         Required = true,
     };
 
@@ -38,15 +40,14 @@ public static class DataCommand
         Description = "Count and skip rows that cannot be used (missing field, wrong type, empty text, invalid UTF-8, unparseable line) instead of stopping at the first.",
     };
 
-    private static IDataSource OpenSource(string source, long skip, long? rows)
-    {
-        if (HubDatasetReference.TryParse(source, out var hub))
-        {
-            throw new SharpTuneException($"{hub}: Hugging Face datasets are fetched through the Hub client, which this build does not include yet; download the Parquet/JSONL file and pass its path");
-        }
+    private static Option<string> SplitOption() => new("--split") { Description = "The split of a Hugging Face dataset.", DefaultValueFactory = _ => "train" };
 
-        var file = DataSourceFactory.OpenFile(source);
-        return skip > 0 || rows is not null ? new RowRangeSource(file, skip, rows) : file;
+    private static IDataSource OpenSource(string source, string split, long skip, long? rows, HubClient? hub, IProgress<SharpTune.Progress.OperationProgress>? progress)
+    {
+        IDataSource opened = HubDatasetReference.TryParse(source, out var reference)
+            ? HubDatasetSource.FromClient(hub ?? throw new SharpTuneException($"{source}: no Hub client"), reference with { Split = split }, progress)
+            : DataSourceFactory.OpenFile(source);
+        return skip > 0 || rows is not null ? new RowRangeSource(opened, skip, rows) : opened;
     }
 
     private static Command CreateFetch(CliContext context)
@@ -55,13 +56,16 @@ public static class DataCommand
         var skip = SkipOption();
         var rows = RowsOption();
         var skipBad = SkipBadRowsOption();
+        var split = SplitOption();
         var output = new Option<string>("--out") { Description = "The normalized JSONL file to write.", Required = true };
-        var command = new Command("fetch", "Read a dataset (JSONL, JSON, CSV, Parquet) and write its rows as normalized JSONL.") { source, skip, rows, skipBad, output };
+        var command = new Command("fetch", "Read a dataset (JSONL, JSON, CSV, Parquet, or a Hugging Face dataset) and write its rows as normalized JSONL.") { source, split, skip, rows, skipBad, output };
         command.SetAction(parsed =>
         {
             var badRows = new BadRowPolicy(parsed.GetValue(skipBad));
             using var progress = new ConsoleProgress(context.Error);
-            long written = JsonLinesWriter.Write(OpenSource(parsed.GetValue(source)!, parsed.GetValue(skip), parsed.GetValue(rows)), parsed.GetValue(output)!, badRows, progress);
+            using var hub = new HubClient(HubOptions.FromEnvironment());
+            var src = OpenSource(parsed.GetValue(source)!, parsed.GetValue(split)!, parsed.GetValue(skip), parsed.GetValue(rows), hub, progress);
+            long written = JsonLinesWriter.Write(src, parsed.GetValue(output)!, badRows, progress);
             context.Out.WriteLine($"wrote {written} rows to {parsed.GetValue(output)}");
             ReportBadRows(context, badRows.Skipped, badRows.Messages);
             return 0;
@@ -95,13 +99,18 @@ public static class DataCommand
         };
         command.SetAction(parsed =>
         {
+            string sourcePath = parsed.GetValue(source)!;
+            if (HubDatasetReference.TryParse(sourcePath, out _))
+            {
+                throw new SharpTuneException($"{sourcePath}: 'data format' reads a local file; run 'sharptune data fetch --source {sourcePath} --out rows.jsonl' first");
+            }
+
             string tokenizerDir = parsed.GetValue(tokenizer)!;
             var tok = HfTokenizer.Load(tokenizerDir);
             IPromptTemplate chosen = parsed.GetValue(prompt) is string p
                 ? PromptTemplateCatalog.Custom(p, parsed.GetValue(completion) ?? throw new SharpTuneException("--prompt needs --completion"))
                 : PromptTemplateCatalog.Get(parsed.GetValue(template) ?? "medical-cot", tok);
-            string sourcePath = parsed.GetValue(source)!;
-            var src = OpenSource(sourcePath, parsed.GetValue(skip), parsed.GetValue(rows));
+            var src = OpenSource(sourcePath, "train", parsed.GetValue(skip), parsed.GetValue(rows), null, null);
             string fingerprint = $"{TokenizedDatasetBuilder.FingerprintFile(sourcePath)}|{parsed.GetValue(skip)}|{parsed.GetValue(rows)}";
             using var progress = new ConsoleProgress(context.Error);
             var result = TokenizedDatasetBuilder.Build(

@@ -44,7 +44,7 @@ internal static class StageOptions
     {
         foreach (var (name, path) in outputs.OrderBy(o => o.Key, StringComparer.Ordinal))
         {
-            string full = artifactDirectory is null || Path.IsPathRooted(path) ? path : Path.Combine(artifactDirectory, path);
+            string full = artifactDirectory is null || Path.IsPathRooted(path) || path.Contains("://", StringComparison.Ordinal) ? path : Path.Combine(artifactDirectory, path);
             writer.WriteLine($"{stage,-14} {name,-12} {full}");
         }
     }

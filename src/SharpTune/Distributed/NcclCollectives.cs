@@ -54,6 +54,16 @@ public sealed class NcclCollectives : ICollectiveBackend
 
     public void Dispose()
     {
+        try
+        {
+            CudaDriver.MakeCurrent(_communicator.Device);
+            _stream.Synchronize(); // nothing of ours may still run when the communicator goes
+        }
+        catch (DistributedException)
+        {
+            // An aborted communicator or a failed device: destroy anyway.
+        }
+
         _stream.Dispose();
         if (_ownsCommunicator)
         {

@@ -85,7 +85,7 @@ internal sealed class BlobDownloader(HubHttp http, HubOptions options)
             throw new HubTransientException($"{request.RepoPath}: the server refused to resume at byte {offset}; starting over");
         }
 
-        http.EnsureSuccess(response, HttpMethod.Get, request.Url, new HubRequestContext(cache.RepoId, cache.Type, null, request.RepoPath));
+        http.EnsureSuccess(response, HttpMethod.Get, request.Url, new HubRequestContext(cache.RepoId, cache.Type, request.Revision, request.RepoPath));
         if (response.StatusCode == 206 && HubHttp.ContentRange(response) is { } range)
         {
             if (range.From != offset)

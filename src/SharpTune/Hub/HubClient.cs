@@ -153,6 +153,19 @@ public sealed class HubClient : IDisposable
         return new HubUploader(_http, this).UploadFolderAsync(repoId, type, folder, commitMessage, revision, progress, cancellationToken);
     }
 
+    /// <summary>
+    /// Publishes the given files (repo path, local path) as one commit on <paramref name="revision"/>, like
+    /// <see cref="UploadFolderAsync"/>: unchanged files skipped, large ones through LFS, streamed from disk.
+    /// </summary>
+    public Task<HubUploadResult> UploadFilesAsync(string repoId, RepoType type, IReadOnlyList<(string RepoPath, string LocalPath)> files, string commitMessage,
+        string revision = "main", IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        HubRepoId.Validate(repoId);
+        HubRepoId.ValidateRevision(revision);
+        EnsureOnline(repoId);
+        return new HubUploader(_http, this).UploadFilesAsync(repoId, type, files, commitMessage, revision, progress, cancellationToken);
+    }
+
     /// <summary>The URLs of a dataset split's parquet files (<c>/api/datasets/{id}/parquet/{config}/{split}</c>).</summary>
     public async Task<IReadOnlyList<string>> ListParquetFilesAsync(string datasetId, string config, string split, CancellationToken cancellationToken = default)
     {
@@ -328,7 +341,7 @@ public sealed class HubClient : IDisposable
 
         string etag = file.Etag ?? throw new SharpTuneException($"{cache.RepoId}: the listing gives no oid for '{file.Path}'");
         string url = ResolveUrl(cache.RepoId, cache.Type, commit, file.Path);
-        var request = new BlobRequest(url, file.Path, etag, file.Size >= 0 ? file.Size : null, file.LfsSha256,
+        var request = new BlobRequest(url, commit, file.Path, etag, file.Size >= 0 ? file.Size : null, file.LfsSha256,
             file.IsLfs || !HubRepoId.IsCommitHash(file.GitOid) ? null : file.GitOid);
         await _blobs.EnsureBlobAsync(cache, request, tracker.Add, cancellationToken).ConfigureAwait(false);
         return cache.LinkSnapshot(commit, file.Path, etag);

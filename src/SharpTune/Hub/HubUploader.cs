@@ -14,7 +14,7 @@ internal sealed class HubUploader(HubHttp http, HubClient client)
 {
     private static readonly string[] IgnoredFolders = [".git/", ".cache/huggingface/"];
 
-    public async Task<HubUploadResult> UploadFolderAsync(string repoId, RepoType type, string folder, string commitMessage, string revision,
+    public Task<HubUploadResult> UploadFolderAsync(string repoId, RepoType type, string folder, string commitMessage, string revision,
         IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(folder))
@@ -22,27 +22,48 @@ internal sealed class HubUploader(HubHttp http, HubClient client)
             throw new SharpTuneException($"{folder}: no such folder to upload");
         }
 
+        var files = new List<(string RepoPath, string LocalPath)>();
+        foreach (string path in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            string relative = Path.GetRelativePath(folder, path).Replace('\\', '/');
+            if (!IgnoredFolders.Any(ignored => relative.StartsWith(ignored, StringComparison.Ordinal)))
+            {
+                files.Add((relative, path));
+            }
+        }
+
+        return UploadFilesAsync(repoId, type, files, commitMessage, revision, progress, cancellationToken);
+    }
+
+    public async Task<HubUploadResult> UploadFilesAsync(string repoId, RepoType type, IReadOnlyList<(string RepoPath, string LocalPath)> files,
+        string commitMessage, string revision, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    {
         if (string.IsNullOrWhiteSpace(commitMessage))
         {
             throw new SharpTuneException("the commit message is empty");
         }
 
+        var duplicate = files.GroupBy(f => f.RepoPath, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new SharpTuneException($"{repoId}: two files would be published as '{duplicate.Key}'");
+        }
+
         var context = new HubRequestContext(repoId, type, revision, Write: true);
         var local = new List<LocalUploadFile>();
-        foreach (string path in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        foreach (var (repoPath, localPath) in files)
         {
-            string relative = Path.GetRelativePath(folder, path).Replace('\\', '/');
-            if (IgnoredFolders.Any(ignored => relative.StartsWith(ignored, StringComparison.Ordinal)))
+            if (!RepoFilePath.IsSafe(repoPath))
             {
-                continue;
+                throw new SharpTuneException($"{localPath}: '{repoPath}' cannot be a repo path");
             }
 
-            if (!RepoFilePath.IsSafe(relative))
+            if (!File.Exists(localPath))
             {
-                throw new SharpTuneException($"{path}: this file name cannot be a repo path");
+                throw new SharpTuneException($"{localPath}: no such file to upload");
             }
 
-            local.Add(await LocalUploadFile.HashAsync(path, relative, cancellationToken).ConfigureAwait(false));
+            local.Add(await LocalUploadFile.HashAsync(localPath, repoPath, cancellationToken).ConfigureAwait(false));
         }
 
         var remote = (await client.ListFilesOrEmptyAsync(repoId, type, revision, cancellationToken).ConfigureAwait(false))

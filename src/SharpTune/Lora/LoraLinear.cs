@@ -32,6 +32,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         lora_A = nn.Linear(inFeatures, rank, hasBias: false, dtype: parameterDtype);
         lora_B = nn.Linear(rank, outFeatures, hasBias: false, dtype: parameterDtype);
         using (no_grad())
+        using (NewDisposeScope())
         {
             double bound = 1.0 / Math.Sqrt(inFeatures);
             lora_A.weight!.uniform_(-bound, bound, generator);

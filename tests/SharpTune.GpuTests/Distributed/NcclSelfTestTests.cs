@@ -44,6 +44,32 @@ public sealed partial class NcclSelfTestTests(ITestOutputHelper output)
         Assert.DoesNotContain("selftest nccl ok", stdout);
     }
 
+    [Fact]
+    public void Training_on_two_gpus_with_half_the_batch_each_gives_the_one_gpu_loss_curve()
+    {
+        Assert.SkipWhen(CudaFixture.Runtime.CudaDeviceCount < 2, "needs 2 GPUs");
+        var one = RunTool(TimeSpan.FromMinutes(3), "launch", "--gpus", "1", "--selftest", "equivalence", "--steps", "30");
+        var two = RunTool(TimeSpan.FromMinutes(3), "launch", "--gpus", "2", "--selftest", "equivalence", "--steps", "30");
+        output.WriteLine(one.Out);
+        output.WriteLine(two.Out);
+        Assert.True(one.Code == 0, one.Err);
+        Assert.True(two.Code == 0, two.Err);
+        var lossesOne = Losses(one.Out);
+        var lossesTwo = Losses(two.Out);
+        Assert.Equal(30, lossesOne.Length);
+        Assert.Equal(30, lossesTwo.Length);
+        for (int step = 0; step < 30; step++)
+        {
+            Assert.True(Math.Abs(lossesOne[step] - lossesTwo[step]) <= 1e-4 * lossesOne[step], $"step {step + 1}: {lossesOne[step]} vs {lossesTwo[step]}");
+        }
+
+        Assert.True(lossesOne[^1] < lossesOne[0] - 0.1, "the loss did not go down");
+        Assert.Contains("[rank 1] selftest equivalence ok: rank 1 of 2 on cuda:0", two.Out);
+    }
+
+    private static double[] Losses(string text) => [.. Regex.Matches(text, @"\[rank 0\] equivalence step \d+ loss ([0-9.]+)")
+        .Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))];
+
     private static (int Code, string Out, string Err, TimeSpan Elapsed) RunTool(TimeSpan limit, params string[] arguments)
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "SharpTune.Cli.dll");

@@ -65,8 +65,8 @@ public sealed class DataCommandTests
         var bad = Run("data", "fetch", "--source", dir.Write("x.txt", "hi"), "--out", dir.File("o.jsonl"));
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("unknown dataset format '.txt'", bad.Err);
-        var hub = Run("data", "fetch", "--source", "hf://shibing624/medical:finetune", "--out", dir.File("o.jsonl"));
+        var hub = Run("data", "format", "--source", "hf://shibing624/medical:finetune", "--tokenizer", dir.Path, "--out", dir.File("c"));
         Assert.Equal(1, hub.ExitCode);
-        Assert.StartsWith("error: hf://shibing624/medical:finetune", hub.Err);
+        Assert.StartsWith("error: hf://shibing624/medical:finetune: 'data format' reads a local file", hub.Err);
     }
 }

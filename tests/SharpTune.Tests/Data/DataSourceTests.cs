@@ -116,6 +116,32 @@ public sealed class DataSourceTests
     }
 
     [Fact]
+    public async Task A_hub_dataset_reads_its_parquet_files_in_order_with_continuous_row_numbers()
+    {
+        using var dir = new TempDirectory();
+        var files = new List<string>();
+        foreach (var (name, texts) in new[] { ("0000.parquet", new[] { "a", "b" }), ("0001.parquet", new[] { "c" }) })
+        {
+            var field = new DataField<string>("instruction");
+            files.Add(dir.File(name));
+            await using var stream = File.Create(dir.File(name));
+            await using var writer = await ParquetWriter.CreateAsync(new ParquetSchema(field), stream, cancellationToken: TestContext.Current.CancellationToken);
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(field, texts);
+        }
+
+        var reference = new HubDatasetReference("shibing624/medical", "finetune");
+        HubDatasetReference? asked = null;
+        var source = new RowRangeSource(new HubDatasetSource(reference, (r, _) => { asked = r; return Task.FromResult<IReadOnlyList<string>>(files); }), 0, 2);
+        var rows = ReadAll(source);
+        Assert.Equal(reference, asked);
+        Assert.Equal(["a", "b"], rows.Select(r => FieldMapping.Identity.GetText(r, "instruction")));
+        var all = ReadAll(new HubDatasetSource(reference, (_, _) => Task.FromResult<IReadOnlyList<string>>(files)));
+        Assert.Equal([1L, 2L, 3L], all.Select(r => r.RowNumber));
+        Assert.All(all, r => Assert.Equal("hf://shibing624/medical:finetune split train", r.Source));
+    }
+
+    [Fact]
     public void Row_range_takes_a_window_and_hub_references_parse()
     {
         using var dir = new TempDirectory();

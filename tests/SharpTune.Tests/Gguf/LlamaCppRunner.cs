@@ -31,6 +31,7 @@ internal sealed class LlamaCppRunner : IDisposable
             if (!_configured)
             {
                 NativeLibraryConfig.All.WithLogCallback((level, message) => { });
+                NativeApi.llama_empty_call(); // loads libllama and registers LLamaSharp's resolver before any direct call
                 _configured = true;
             }
         }

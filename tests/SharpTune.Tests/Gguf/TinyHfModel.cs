@@ -167,16 +167,13 @@ internal sealed record TinyHfModel(
         file.Write(headerBytes.ToArray());
         foreach (var (_, (_, values)) in Weights)
         {
-            foreach (float v in values)
+            if (DType == "BF16")
             {
-                if (DType == "BF16")
-                {
-                    file.Write(BitConverter.GetBytes(Bf16Codec.FromFloat(v)));
-                }
-                else
-                {
-                    file.Write(BitConverter.GetBytes(v));
-                }
+                file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.Select(Bf16Codec.FromFloat).ToArray().AsSpan()));
+            }
+            else
+            {
+                file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
             }
         }
     }

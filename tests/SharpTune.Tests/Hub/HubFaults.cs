@@ -26,6 +26,9 @@ internal sealed class HubFaults
         public int Remaining { get; set; } = times;
     }
 
+    /// <summary>Injected errors quote the request's Authorization header in X-Error-Message (a careless proxy).</summary>
+    public bool EchoAuthorization { get; set; }
+
     /// <summary>The next <paramref name="count"/> requests whose path contains <paramref name="pathContains"/> get <paramref name="status"/>.</summary>
     public void FailNext(int count, int status, string? retryAfter = null, string? pathContains = null, string? method = null)
     {

@@ -127,6 +127,11 @@ internal sealed class HubProtocolServer : IAsyncDisposable
                 context.Response.Headers.RetryAfter = fault.RetryAfter;
             }
 
+            if (Faults.EchoAuthorization)
+            {
+                context.Response.Headers["X-Error-Message"] = $"rejected request with {request.Headers.Authorization}";
+            }
+
             await context.Response.WriteAsync("injected fault");
             return;
         }

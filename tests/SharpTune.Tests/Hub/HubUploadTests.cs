@@ -206,4 +206,28 @@ public sealed class HubUploadTests
         var missing = await Assert.ThrowsAsync<SharpTuneException>(() => client.UploadFolderAsync(RepoId, RepoType.Model, temp.Combine("nope"), "x", cancellationToken: Ct));
         Assert.EndsWith("nope: no such folder to upload", missing.Message);
     }
+
+    [Fact]
+    public async Task Files_from_several_folders_are_published_under_the_repo_paths_given()
+    {
+        await using var server = await StartAsync();
+        using var temp = new TempFolder();
+        var files = WriteFolder(temp.Combine("export"));
+        File.WriteAllText(temp.Combine("report.md"), "# evaluation\n");
+        using var client = new HubClient(server.Options(temp.Combine("cache"), Token));
+        await client.CreateRepoAsync(RepoId, cancellationToken: Ct);
+
+        var result = await client.UploadFilesAsync(RepoId, RepoType.Model,
+            [("model-q4_k_m.gguf", temp.Combine("export", "model-q4_k_m.gguf")), ("report/README.md", temp.Combine("report.md"))], "bundle", cancellationToken: Ct);
+
+        var tree = server.Store.Find(RepoType.Model, RepoId)!.Commits[result.CommitOid!];
+        Assert.Equal(files["model-q4_k_m.gguf"], server.Store.Content(tree["model-q4_k_m.gguf"]));
+        Assert.Equal("# evaluation\n", Encoding.UTF8.GetString(server.Store.Content(tree["report/README.md"])));
+        var duplicate = await Assert.ThrowsAsync<SharpTuneException>(() => client.UploadFilesAsync(RepoId, RepoType.Model,
+            [("a.md", temp.Combine("report.md")), ("a.md", temp.Combine("export", "README.md"))], "dup", cancellationToken: Ct));
+        Assert.Equal($"{RepoId}: two files would be published as 'a.md'", duplicate.Message);
+        var unsafePath = await Assert.ThrowsAsync<SharpTuneException>(() => client.UploadFilesAsync(RepoId, RepoType.Model,
+            [("../a.md", temp.Combine("report.md"))], "bad", cancellationToken: Ct));
+        Assert.Contains("'../a.md' cannot be a repo path", unsafePath.Message);
+    }
 }

@@ -1,5 +1,6 @@
 using SharpTune.Lora;
 using SharpTune.Quantization;
+using SharpTune.Tests.Training;
 using SharpTune.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,7 +12,7 @@ public sealed class LoraLinearTests
     [Fact]
     public void Forward_equals_base_plus_scaled_B_times_A()
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var generator = new Generator(1);
         var baseLayer = nn.Linear(32, 24, hasBias: true);
@@ -30,7 +31,7 @@ public sealed class LoraLinearTests
     [Fact]
     public void Initialization_is_peft_kaiming_uniform_for_A_and_zero_for_B_and_reproducible_for_a_seed()
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         using var a = new LoraLinear(nn.Linear(400, 300), 400, 300, 16, 1, 0, new Generator(3407));
         using var b = new LoraLinear(nn.Linear(400, 300), 400, 300, 16, 1, 0, new Generator(3407));
@@ -49,7 +50,7 @@ public sealed class LoraLinearTests
     [Fact]
     public void Gradients_of_A_and_B_match_finite_differences_in_float64()
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var generator = new Generator(2);
         var first = new LoraLinear(nn.Linear(6, 5, dtype: float64), 6, 5, 2, 1.5, 0, generator, float64);
@@ -85,7 +86,7 @@ public sealed class LoraLinearTests
     [Fact]
     public void Lora_on_an_nf4_base_trains_only_the_adapter()
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var generator = new Generator(3);
         var nf4 = Nf4Linear.FromWeight(randn([16, 64], generator: generator), null);

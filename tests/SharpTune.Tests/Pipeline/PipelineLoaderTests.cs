@@ -25,7 +25,6 @@ public sealed class PipelineLoaderTests
         Assert.Equal((2, 4, 75, 2e-4, "adamw_8bit", 3407, true, "auto"),
             (t.BatchSize, t.GradientAccumulation, t.Steps, t.LearningRate, t.Optimizer, t.Seed, t.GradientCheckpointing, t.Precision));
         Assert.Equal(2048, p.Prompt.MaxSequenceLength);
-        Assert.True(p.Prompt.AppendEos);
         Assert.Equal(["q8_0", "q4_k_m", "f16", "bf16"], p.Export.GgufTypes);
         Assert.True(p.Export.OllamaModelfile);
         Assert.Contains("我最近总是感到疲劳,可能是什么原因?", p.Evaluate.Questions);
@@ -94,7 +93,7 @@ public sealed class PipelineLoaderTests
         Assert.Equal(
         [
             "p.yaml:4:14: 'training.optimizer' must be one of adamw, adamw_8bit, got 'adamw8bit' (did you mean 'adamw_8bit'?)",
-            "p.yaml:6:16: 'export.gguf': unknown value 'q4km'; expected one of f32, f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k (did you mean 'q4_k_m'?)",
+            "p.yaml:6:16: 'export.gguf': unknown value 'q4km'; expected one of f32, f16, bf16, q8_0, q4_0, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k (did you mean 'q4_k_m'?)",
         ], error.Diagnostics.Select(d => d.ToString()));
     }
 

@@ -1,4 +1,5 @@
 using SharpTune.Quantization;
+using SharpTune.Tests.Training;
 using SharpTune.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,7 +27,7 @@ public sealed class Nf4QuantizerTests
     [Fact]
     public void Packing_matches_bitsandbytes_layout_on_a_hand_computed_block()
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         // One block of 64: codes 0..15, then 15..0, then 0..15, then 15..0, each value = code book value * 2.5.
         int[] codes = [.. Enumerable.Range(0, 16), .. Enumerable.Range(0, 16).Reverse(), .. Enumerable.Range(0, 16), .. Enumerable.Range(0, 16).Reverse()];
@@ -47,7 +48,7 @@ public sealed class Nf4QuantizerTests
     [Fact]
     public void Values_between_codes_round_to_the_nearest_code()
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var values = new float[64];
         values[0] = 1f; // absmax
@@ -72,7 +73,7 @@ public sealed class Nf4QuantizerTests
     [InlineData(true)]
     public void Round_trip_error_is_within_the_code_book_bound_plus_the_absmax_error(bool doubleQuantize)
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var weight = randn([96, 200], generator: new Generator(7)) * 0.02f; // 19200 values, 300 blocks
         weight[3, 5] = tensor(0.5f); // an outlier block
@@ -107,7 +108,7 @@ public sealed class Nf4QuantizerTests
     [Fact]
     public void A_size_that_is_not_a_multiple_of_the_block_pads_the_last_block()
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var weight = randn([3, 37], generator: new Generator(1));
         using var q = Nf4Quantizer.Quantize(weight);
@@ -121,7 +122,7 @@ public sealed class Nf4QuantizerTests
     [Fact]
     public void Nf4_linear_forward_and_input_gradient_use_the_dequantized_weight_and_the_weight_gets_no_gradient()
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var generator = new Generator(11);
         var weight = randn([48, 64], generator: generator);
@@ -143,7 +144,7 @@ public sealed class Nf4QuantizerTests
     [Fact]
     public void Nf4_linear_gradient_matches_finite_differences_in_float64()
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var generator = new Generator(5);
         using var layer = Nf4Linear.FromWeight(randn([8, 64], generator: generator), null);

@@ -66,7 +66,7 @@ public sealed class CheckpointedFunctionTests
     [InlineData(0.1)]
     public void Checkpointed_and_plain_runs_give_the_same_loss_and_gradients(double dropout)
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         var plain = Run(GradientCheckpointing.Off, dropout);
         var checkpointed = Run(GradientCheckpointing.On, dropout);
         var offloaded = Run(GradientCheckpointing.Offload, dropout);
@@ -87,7 +87,7 @@ public sealed class CheckpointedFunctionTests
     [Fact]
     public void Without_grad_the_checkpoint_is_a_plain_call()
     {
-        _ = TorchFixture.Runtime;
+        SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var x = ones(3);

@@ -1,3 +1,6 @@
+using SharpTune.Hub;
+using SharpTune.Progress;
+
 namespace SharpTune.Data.Sources;
 
 /// <summary>
@@ -10,6 +13,21 @@ public sealed class HubDatasetSource(
     Func<HubDatasetReference, CancellationToken, Task<IReadOnlyList<string>>> downloadParquetFiles) : IDataSource
 {
     public string Name => reference.ToString();
+
+    /// <summary>
+    /// Reads through <paramref name="client"/>: the split's files of the Hub's Parquet conversion (config
+    /// <c>default</c> when none is given), downloaded into the Hub cache. The conversion only exists for the dataset's
+    /// current revision, so a revision other than <c>main</c> is refused.
+    /// </summary>
+    public static HubDatasetSource FromClient(HubClient client, HubDatasetReference reference, IProgress<OperationProgress>? progress = null)
+    {
+        if (reference.Revision is not null and not "main")
+        {
+            throw new SharpTuneException($"{reference}: the Hub's Parquet conversion serves only the current revision; download the files at revision {reference.Revision} and pass them as local files");
+        }
+
+        return new HubDatasetSource(reference, (r, ct) => client.DownloadParquetAsync(r.DatasetId, r.Config ?? "default", r.Split, progress, ct));
+    }
 
     public IEnumerable<DataRecord> Read(BadRowPolicy badRows, CancellationToken cancellationToken = default)
     {

@@ -19,6 +19,7 @@ internal static unsafe class CudaDriver
     public const uint EventDisableTiming = 2;
 
     private static readonly Lazy<Api> Loaded = new(Load);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, nint> PrimaryContexts = new();
 
     public static Api Functions => Loaded.Value;
 
@@ -26,12 +27,17 @@ internal static unsafe class CudaDriver
     public static void MakeCurrent(int ordinal)
     {
         var api = Functions;
-        int device;
-        Check(api.DeviceGet(&device, ordinal), "cuDeviceGet");
-        nint context;
-        Check(api.DevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain");
+        // Retained once per device and kept for the life of the process (PyTorch keeps it as long anyway).
+        nint context = PrimaryContexts.GetOrAdd(ordinal, static o =>
+        {
+            var api = Functions;
+            int device;
+            Check(api.DeviceGet(&device, o), "cuDeviceGet");
+            nint retained;
+            Check(api.DevicePrimaryCtxRetain(&retained, device), "cuDevicePrimaryCtxRetain");
+            return retained;
+        });
         Check(api.CtxSetCurrent(context), "cuCtxSetCurrent");
-        // Retain counts are per process; the extra one keeps the context alive as long as the process, which is fine.
     }
 
     public static void Check(int result, string call)

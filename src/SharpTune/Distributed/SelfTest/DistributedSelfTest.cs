@@ -13,12 +13,14 @@ namespace SharpTune.Distributed.SelfTest;
 /// bucketed gradient averaging (all at once and with buckets marked ready one by one), sums; exact checks.</item>
 /// <item><c>nccl</c>: the same on this rank's GPU through NCCL, in float32 and bf16, then an all-reduce bandwidth
 /// measurement.</item>
+/// <item><c>equivalence</c>: <see cref="DataParallelEquivalenceRun"/>, a small model trained with the same global batch on
+/// however many ranks were launched (NCCL on GPUs, the store on CPUs); compare the loss lines of 1 and N ranks.</item>
 /// </list>
 /// Returns the process exit code; prints "selftest KIND ok" lines on stdout and one error line on stderr.
 /// </summary>
 public static class DistributedSelfTest
 {
-    public static readonly IReadOnlyList<string> Kinds = ["store", "collectives", "nccl"];
+    public static readonly IReadOnlyList<string> Kinds = ["store", "collectives", "nccl", "equivalence"];
 
     public static int RunRank(string kind, SelfTestFailure? failure, int steps, TextWriter stdout, TextWriter stderr, TorchRuntimeOptions? runtime = null)
     {
@@ -28,6 +30,7 @@ public static class DistributedSelfTest
             "store" => RunStore(environment, failure, steps, stdout),
             "collectives" => RunCollectives(environment, CollectiveBackendKind.Store, failure, stdout, runtime),
             "nccl" => RunCollectives(environment, CollectiveBackendKind.Nccl, failure, stdout, runtime),
+            "equivalence" => RunEquivalence(environment, steps, stdout, runtime),
             _ => throw new SharpTuneException($"unknown self-test '{kind}'; one of: {string.Join(", ", Kinds)}"),
         };
     }
@@ -66,6 +69,23 @@ public static class DistributedSelfTest
         catch (SharpTuneException e) when (e is not PeerFailedException)
         {
             session.ReportFailure(e.Message);
+            throw;
+        }
+    }
+
+    private static int RunEquivalence(DistributedEnvironment environment, int steps, TextWriter stdout, TorchRuntimeOptions? runtime)
+    {
+        TorchRuntime.Initialize(runtime);
+        using var sync = DistributedTraining.Join(environment, CollectiveBackendKind.Auto, new RendezvousOptions { JoinTimeout = TimeSpan.FromSeconds(120) }, stdout);
+        try
+        {
+            var losses = DataParallelEquivalenceRun.Run(sync, steps, stdout);
+            stdout.WriteLine(FormattableString.Invariant($"selftest equivalence ok: rank {sync.Rank} of {sync.WorldSize} on {sync.Device}, loss {losses[0]:0.0000} -> {losses[^1]:0.0000}"));
+            return 0;
+        }
+        catch (SharpTuneException e) when (e is not PeerFailedException)
+        {
+            sync.ReportFailure(e.Message);
             throw;
         }
     }

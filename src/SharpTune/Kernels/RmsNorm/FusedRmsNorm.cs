@@ -59,7 +59,7 @@ public static class FusedRmsNorm
                 dw = (dy.view(rows, cols).to(ScalarType.Float32) * normalized.to(ScalarType.Float32)).sum(0).to(weight.dtype).MoveToOuterDisposeScope();
             }
 
-            return [dx, dw!];
+            return [dx, dw!, null!]; // one gradient per argument of apply: input, weight, epsilon
         }
     }
 }

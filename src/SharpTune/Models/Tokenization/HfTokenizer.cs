@@ -6,7 +6,7 @@ namespace SharpTune.Models.Tokenization;
 /// A Hugging Face tokenizer read from <c>tokenizer.json</c> and <c>tokenizer_config.json</c>: byte-level BPE
 /// (Llama 3, Qwen2/3, DeepSeek-R1-Distill) or SentencePiece-style BPE (Llama 2, Mistral), with added and special
 /// tokens recognised in text, and BOS/EOS added as the files say. Token ids equal Hugging Face <c>tokenizers</c>'
-/// (checked against it in tests/oracles/tokenizer_ids.py).
+/// (transformers' by default, or the tokenizers library's; see <see cref="TokenizerCompatibility"/>; checked against both by tests/oracles/tokenizer_ids.py).
 /// </summary>
 public sealed class HfTokenizer
 {
@@ -88,8 +88,12 @@ public sealed class HfTokenizer
 
     public IReadOnlyList<int> SuffixIds => _suffixIds;
 
-    /// <summary>Reads <c>tokenizer.json</c> and <c>tokenizer_config.json</c> (optional) from <paramref name="directory"/>.</summary>
-    public static HfTokenizer Load(string directory) => new(TokenizerDefinition.Read(directory));
+    /// <summary>
+    /// Reads <c>tokenizer.json</c> and <c>tokenizer_config.json</c> (optional) from <paramref name="directory"/>,
+    /// encoding as transformers' AutoTokenizer does unless <paramref name="compatibility"/> says otherwise.
+    /// </summary>
+    public static HfTokenizer Load(string directory, TokenizerCompatibility compatibility = TokenizerCompatibility.Transformers) =>
+        new(TokenizerDefinition.Read(directory, compatibility));
 
     public int? TokenToId(string? token) => token is not null && _tokenToId.TryGetValue(token, out int id) ? id : null;
 

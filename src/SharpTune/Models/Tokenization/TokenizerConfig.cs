@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace SharpTune.Models.Tokenization;
 
 /// <summary>The parts of <c>tokenizer_config.json</c> SharpTune uses: special token names, BOS/EOS rules, chat template.</summary>
-internal sealed record TokenizerConfig(string? BosToken, string? EosToken, string? PadToken, bool? AddBosToken, bool? AddEosToken, string? ChatTemplate)
+internal sealed record TokenizerConfig(string? BosToken, string? EosToken, string? PadToken, bool? AddBosToken, bool? AddEosToken, string? ChatTemplate, string? TokenizerClass = null)
 {
     public static TokenizerConfig Read(string file)
     {
@@ -31,7 +31,8 @@ internal sealed record TokenizerConfig(string? BosToken, string? EosToken, strin
                 TokenName(root, "pad_token"),
                 OptionalBool(root, "add_bos_token"),
                 OptionalBool(root, "add_eos_token"),
-                Template(root, file));
+                Template(root, file),
+                root.TryGetProperty("tokenizer_class", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null);
         }
     }
 

@@ -25,7 +25,7 @@ internal sealed class TokenizerDefinition
     public required string? PadToken { get; init; }
     public required string? ChatTemplate { get; init; }
 
-    public static TokenizerDefinition Read(string directory)
+    public static TokenizerDefinition Read(string directory, TokenizerCompatibility compatibility = TokenizerCompatibility.Transformers)
     {
         string file = Path.Combine(directory, "tokenizer.json");
         if (!File.Exists(file))
@@ -98,7 +98,15 @@ internal sealed class TokenizerDefinition
         }
 
         var splitter = WordSplitter.Parse(Property(root, "pre_tokenizer"), file);
+        var normalizer = TextNormalizer.Parse(Property(root, "normalizer"), file);
         var config = TokenizerConfig.Read(Path.Combine(directory, "tokenizer_config.json"));
+        if (compatibility == TokenizerCompatibility.Transformers && !splitter.IsByteLevel && IsLlamaClass(config.TokenizerClass))
+        {
+            // transformers 5 rebuilds Llama-class tokenizers with a Metaspace pre-tokenizer and no normalizer.
+            normalizer = TextNormalizer.None;
+            splitter = WordSplitter.Metaspace();
+        }
+
         var (prefix, suffix) = SpecialTokenTemplate(root, config, tokenToId, file);
 
         return new TokenizerDefinition
@@ -113,7 +121,7 @@ internal sealed class TokenizerDefinition
             ByteFallback = Flag(model, "byte_fallback"),
             UnknownToken = model.TryGetProperty("unk_token", out var unk) && unk.ValueKind == JsonValueKind.String ? unk.GetString() : null,
             FuseUnknown = Flag(model, "fuse_unk"),
-            Normalizer = TextNormalizer.Parse(Property(root, "normalizer"), file),
+            Normalizer = normalizer,
             Splitter = splitter,
             Decoder = TokenTextDecoder.Parse(Property(root, "decoder"), file),
             PrefixIds = prefix,
@@ -176,6 +184,9 @@ internal sealed class TokenizerDefinition
 
         return (before.ToArray(), after.ToArray());
     }
+
+    private static bool IsLlamaClass(string? tokenizerClass) =>
+        tokenizerClass is "LlamaTokenizer" or "LlamaTokenizerFast" or "CodeLlamaTokenizer" or "CodeLlamaTokenizerFast";
 
     private static JsonDocument ParseJson(string file)
     {

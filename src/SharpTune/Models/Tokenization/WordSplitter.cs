@@ -22,6 +22,10 @@ internal sealed class WordSplitter
 
     public bool IsByteLevel => _byteLevel;
 
+    /// <summary>SentencePiece's Metaspace: spaces become <paramref name="replacement"/>, which is prepended where missing; no split.</summary>
+    public static WordSplitter Metaspace(char replacement = '▁') =>
+        new() { _metaspace = replacement, _metaspacePrepend = "always", _metaspaceSplit = false };
+
     public static WordSplitter Parse(JsonElement element, string file)
     {
         var splitter = new WordSplitter();

@@ -3,7 +3,7 @@ namespace SharpTune.Pipeline.Config;
 /// <summary>GGUF files to write from the merged model (llama.cpp type names) and whether to write an Ollama Modelfile.</summary>
 public sealed record ExportSettings(IReadOnlyList<string> GgufTypes, bool OllamaModelfile)
 {
-    public static readonly string[] KnownTypes = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"];
+    public static IReadOnlyList<string> KnownTypes => Gguf.GgufFileTypes.Names;
 
     internal static ExportSettings Read(YamlSection section)
     {

@@ -1,6 +1,6 @@
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using SharpTune.Data.Sources;
+using SharpTune.Hub;
 using SharpTune.Pipeline.Config;
 using SharpTune.Pipeline.Running;
 
@@ -8,7 +8,7 @@ namespace SharpTune.Pipeline.Stages;
 
 /// <summary>
 /// FetchDataset: the training rows as <c>rows.jsonl</c> (one JSON object a line): the first <c>rows</c> of a local
-/// JSONL file, or of a Hugging Face dataset's split.
+/// file (JSONL, JSON, CSV or Parquet) or of a Hugging Face dataset's split (through its Parquet conversion).
 /// </summary>
 public sealed class FetchDatasetStage : IPipelineStage
 {
@@ -16,7 +16,7 @@ public sealed class FetchDatasetStage : IPipelineStage
 
     public string Name => StageNames.FetchDataset;
 
-    public string Description => "Fetch the training rows (a local JSONL file or a Hugging Face dataset) into rows.jsonl.";
+    public string Description => "Fetch the training rows (a local file or a Hugging Face dataset) into rows.jsonl.";
 
     public IReadOnlyList<string> Inputs => [];
 
@@ -41,60 +41,43 @@ public sealed class FetchDatasetStage : IPipelineStage
         return settings;
     }
 
-    public async Task RunAsync(StageContext context, CancellationToken cancellationToken)
+    public Task RunAsync(StageContext context, CancellationToken cancellationToken)
     {
         var dataset = context.Pipeline.Dataset;
-        if (dataset.File is null)
+        HubClient? client = null;
+        try
         {
-            throw new StageUnavailableException(Name, "Hub datasets need SharpTune.Hub.HubClient and the data sources, which have not landed yet");
+            IDataSource source;
+            if (dataset.File is { } file)
+            {
+                source = DataSourceFactory.OpenFile(file);
+            }
+            else
+            {
+                client = new HubClient(HubOptions.FromEnvironment() with { Log = line => context.Log.WriteLine("  " + line) });
+                var hub = client;
+                source = new HubDatasetSource(new HubDatasetReference(dataset.HubId!, dataset.Config, dataset.Split),
+                    (reference, ct) => hub.DownloadParquetAsync(reference.DatasetId, reference.Config ?? "default", reference.Split, context.Progress, ct));
+            }
+
+            if (dataset.Rows is { } rows)
+            {
+                source = new RowRangeSource(source, 0, rows);
+            }
+
+            long written = JsonLinesWriter.Write(source, context.OutputPath(RowsFile), new BadRowPolicy(skipBadRows: false), context.Progress, cancellationToken);
+            if (written == 0)
+            {
+                throw new SharpTuneException($"{source.Name}: no rows");
+            }
+
+            context.AddOutput("rows", RowsFile);
+            context.Log.WriteLine($"  {written} rows from {source.Name}");
+            return Task.CompletedTask;
         }
-
-        int count = await CopyRowsAsync(dataset.File, context.OutputPath(RowsFile), dataset.Rows, cancellationToken).ConfigureAwait(false);
-        context.AddOutput("rows", RowsFile);
-        context.Log.WriteLine($"  {count} rows from {dataset.File}");
-    }
-
-    /// <summary>Copies the first <paramref name="limit"/> rows of a JSONL file, checking that each is a JSON object.</summary>
-    public static async Task<int> CopyRowsAsync(string source, string destination, int? limit, CancellationToken cancellationToken)
-    {
-        int count = 0;
-        int lineNumber = 0;
-        await using var writer = new StreamWriter(destination, false, new UTF8Encoding(false));
-        using var reader = new StreamReader(source, Encoding.UTF8);
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        finally
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line))
-            {
-                continue;
-            }
-
-            if (limit is { } max && count >= max)
-            {
-                break;
-            }
-
-            try
-            {
-                if (JsonNode.Parse(line) is not JsonObject)
-                {
-                    throw new SharpTuneException($"{source}:{lineNumber}: each line must be a JSON object");
-                }
-            }
-            catch (JsonException e)
-            {
-                throw new SharpTuneException($"{source}:{lineNumber}: not valid JSON ({e.Message.Split('.')[0]})");
-            }
-
-            await writer.WriteLineAsync(line.AsMemory(), cancellationToken).ConfigureAwait(false);
-            count++;
+            client?.Dispose();
         }
-
-        if (count == 0)
-        {
-            throw new SharpTuneException($"{source}: no rows");
-        }
-
-        return count;
     }
 }

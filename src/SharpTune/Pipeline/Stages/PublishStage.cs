@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SharpTune.Hub;
 using SharpTune.Pipeline.Cache;
 using SharpTune.Pipeline.Config;
 using SharpTune.Pipeline.Running;
@@ -72,9 +73,10 @@ public sealed class PublishStage : IExternalOutputStage
             throw new SharpTuneException("publish: the inputs have nothing to publish (no adapter, GGUF or report)");
         }
 
-        if (publish.HubRepo is not null)
+        if (publish.HubRepo is { } repo)
         {
-            throw new StageUnavailableException(Name, "publishing to the Hub needs SharpTune.Hub.HubClient, which has not landed yet");
+            await PublishToHubAsync(context, repo, publish.Private, bundle, cancellationToken).ConfigureAwait(false);
+            return;
         }
 
         string destination = Path.GetFullPath(publish.LocalDirectory);
@@ -96,6 +98,42 @@ public sealed class PublishStage : IExternalOutputStage
         context.AddOutput("folder", destination);
         AddPublishedOutputs(context, destination, bundle.Select(b => b.Target));
         context.Log.WriteLine($"  published {bundle.Count} files to {destination}");
+    }
+
+    private static async Task PublishToHubAsync(StageContext context, string repo, bool isPrivate, IReadOnlyList<(string Target, string Source)> bundle, CancellationToken cancellationToken)
+    {
+        var options = HubOptions.FromEnvironment() with { Log = line => context.Log.WriteLine("  " + line) };
+        if (options.Token is null)
+        {
+            throw new SharpTuneException($"publish.hub_repo is {repo}, but no Hugging Face token is set: export HF_TOKEN (a write token), or remove hub_repo to publish to a local folder");
+        }
+
+        // The folder as it will look in the repository, staged in the work directory.
+        string staging = Path.Combine(context.WorkDirectory, "upload");
+        ArtifactCache.DeleteDirectory(staging);
+        foreach (var (target, source) in bundle)
+        {
+            string path = Path.Combine(staging, target);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.Copy(source, path, overwrite: true);
+        }
+
+        using var client = new HubClient(options);
+        string url = await client.CreateRepoAsync(repo, RepoType.Model, isPrivate, existOk: true, cancellationToken).ConfigureAwait(false);
+        var result = await client.UploadFolderAsync(repo, RepoType.Model, staging, $"SharpTune: {context.Pipeline.Name}", cancellationToken: cancellationToken).ConfigureAwait(false);
+        var document = new JsonObject
+        {
+            ["repo"] = repo,
+            ["url"] = url,
+            ["commit"] = result.CommitOid,
+            ["commit_url"] = result.CommitUrl,
+            ["uploaded"] = new JsonArray(result.Uploaded.Select(u => (JsonNode?)u).ToArray()),
+            ["skipped"] = new JsonArray(result.Skipped.Select(u => (JsonNode?)u).ToArray()),
+        };
+        await File.WriteAllTextAsync(context.OutputPath(ReceiptFile), document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
+        context.AddOutput("receipt", ReceiptFile);
+        context.AddOutput("hub", url);
+        context.Log.WriteLine($"  {url}: {result.Uploaded.Count} files uploaded, {result.Skipped.Count} unchanged{(result.CommitUrl is null ? "" : ", commit " + result.CommitUrl)}");
     }
 
     public bool IsStillInPlace(Artifact artifact, PipelineDefinition pipeline, out string? reason)

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Multi-GPU check and benchmark on a host with 2 GPUs (H100/H200), run from a GPU bundle (build/gpu-bundle.sh):
+#
+#   bench/multi_gpu.sh [BUNDLE_DIR] [OUT_DIR]          (defaults: .gpu and /tmp/sharptune-multi-gpu)
+#
+# 1. NCCL self-test: 2 processes broadcast and average bucketed gradients of CUDA tensors (float32, bf16) and
+#    report the all-reduce bus bandwidth.
+# 2. Failure handling: rank 1 is SIGKILLed mid-job; the job must end within seconds, naming rank 1.
+# 3. Data-parallel equivalence: the same tiny model trained with global batch B on 1 GPU and on 2 GPUs
+#    (B/2 each) must give the same loss curve (the selftest's own loop, independent of the trainer).
+# 4. When `sharptune train` exists: the real trainer, 1 GPU with global batch B against 2 GPUs with B/2 per GPU
+#    (same seed): loss curves must agree within bf16 noise and tokens/s must scale by >= 1.8x. Set
+#    TRAIN_CONFIG to a `train --config` file whose per-device batch is B; TRAIN_CONFIG_2GPU to the same with B/2
+#    (and everything else equal). Each run must write a JSONL log with "step", "loss" and "tokens_per_second"
+#    (set LOG_NAME if the trainer names it otherwise than training-log.jsonl in its output dir).
+#
+# NVLink multicast stays off: NCCL_NVLS_ENABLE=0 (also set by the launcher in every rank).
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bundle="${1:-$here/.gpu}"
+out="${2:-/tmp/sharptune-multi-gpu}"
+mkdir -p "$out"
+export NCCL_NVLS_ENABLE="${NCCL_NVLS_ENABLE:-0}" TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+st() { "$bundle/run.sh" sharptune "$@"; }
+status=0
+summary=()
+
+echo "== 1. NCCL self-test on 2 GPUs"
+if st launch --gpus 2 --selftest nccl 2>&1 | tee "$out/nccl-selftest.log"; then
+  busbw="$(grep -o 'busbw [0-9.]* GB/s' "$out/nccl-selftest.log" | head -1)"
+  summary+=("nccl selftest: ok, all-reduce 256 MiB fp32 ${busbw}")
+else
+  summary+=("nccl selftest: FAILED (see $out/nccl-selftest.log)"); status=1
+fi
+
+echo "== 2. a rank killed mid-job"
+start=$(date +%s.%N)
+st launch --gpus 2 --selftest nccl --fail-rank 1 --fail-mode kill >"$out/kill.log" 2>&1
+code=$?
+took=$(echo "$(date +%s.%N) - $start" | bc)
+if [ "$code" -ne 0 ] && grep -q 'error: rank 1 was killed by signal 9' "$out/kill.log"; then
+  summary+=("kill rank 1: job ended with code $code in ${took}s (whole run, start-up included), error names rank 1")
+else
+  summary+=("kill rank 1: FAILED (code $code, see $out/kill.log)"); status=1
+fi
+
+echo "== 3. data-parallel equivalence (selftest loop): 1 GPU batch 16 vs 2 GPUs batch 8 each"
+st launch --gpus 1 --selftest equivalence >"$out/equivalence-1.log" 2>&1 || status=1
+st launch --gpus 2 --selftest equivalence >"$out/equivalence-2.log" 2>&1 || status=1
+python3 "$here/bench/compare_loss_curves.py" --selftest "$out/equivalence-1.log" "$out/equivalence-2.log" --tolerance 0.02 \
+  | tee "$out/equivalence.txt" && summary+=("equivalence (selftest): $(tail -1 "$out/equivalence.txt")") \
+  || { summary+=("equivalence (selftest): FAILED (see $out/equivalence.txt)"); status=1; }
+
+echo "== 4. the trainer: 1 GPU (global batch B) vs 2 GPUs (B/2 each)"
+if [ -n "${TRAIN_CONFIG:-}" ] && st train --help >/dev/null 2>&1; then
+  log="${LOG_NAME:-training-log.jsonl}"
+  st train --config "$TRAIN_CONFIG" --output "$out/train-1gpu" 2>&1 | tee "$out/train-1gpu.log" || status=1
+  st launch --gpus 2 -- train --config "${TRAIN_CONFIG_2GPU:?set TRAIN_CONFIG_2GPU (per-device batch B/2)}" --output "$out/train-2gpu" 2>&1 \
+    | tee "$out/train-2gpu.log" || status=1
+  python3 "$here/bench/compare_loss_curves.py" "$out/train-1gpu/$log" "$out/train-2gpu/$log" --tolerance 0.03 --min-speedup 1.8 \
+    | tee "$out/train-compare.txt" && summary+=("trainer: $(tail -1 "$out/train-compare.txt")") \
+    || { summary+=("trainer: FAILED (see $out/train-compare.txt)"); status=1; }
+else
+  summary+=("trainer: skipped (set TRAIN_CONFIG and TRAIN_CONFIG_2GPU once 'sharptune train' exists)")
+fi
+
+echo
+echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1) x $(nvidia-smi -L | wc -l))"
+printf '%s\n' "${summary[@]}"
+exit $status

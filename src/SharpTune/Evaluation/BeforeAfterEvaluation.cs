@@ -1,0 +1,87 @@
+using System.Text.Json.Nodes;
+using SharpTune.Data.Mapping;
+using SharpTune.Data.Sources;
+using SharpTune.Data.Templates;
+using SharpTune.Data.Tokenized;
+using SharpTune.Models;
+using SharpTune.Models.Tokenization;
+using SharpTune.Progress;
+using SharpTune.Runtime;
+using static TorchSharp.torch;
+
+namespace SharpTune.Evaluation;
+
+/// <summary>
+/// The base and the tuned model on the same held-out rows: loss and perplexity on the answers (the rows rendered
+/// with the training template), and greedy answers to the questions. One model is in memory at a time.
+/// </summary>
+public static class BeforeAfterEvaluation
+{
+    public static EvaluationReport Run(BeforeAfterOptions options, TorchRuntimeOptions runtime, TextWriter log, IProgress<OperationProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        var training = TrainingLogSummary.Read(options.TrainingLog);
+        var tokenizer = HfTokenizer.Load(options.BaseDirectory);
+        var template = PromptTemplateCatalog.Get(options.Template, tokenizer);
+        if (!File.Exists(options.EvalFile))
+        {
+            throw new SharpTuneException($"{options.EvalFile}: evaluation rows not found");
+        }
+
+        var rows = new JsonLinesSource(options.EvalFile).Read(new BadRowPolicy(skipBadRows: false), cancellationToken).ToList();
+        var sampler = new SampleTokenizer(tokenizer, options.MaxSequenceLength);
+        var samples = rows.Select(r => sampler.Tokenize(template.Render(r, FieldMapping.Identity)).Sample).ToList();
+        var questions = rows.Take(options.MaxQuestions)
+            .Select(r => (Question: Field(r, "instruction"), Prompt: template.Render(r, FieldMapping.Identity).PromptText, Reference: (string?)Field(r, "output")))
+            .Concat(options.Questions.Select(q => (Question: q, Prompt: template.Render(QuestionRecord(q), FieldMapping.Identity).PromptText, Reference: (string?)null)))
+            .ToList();
+
+        var (device, dtype) = ResolveDevice(options.Device, options.Precision, runtime);
+        (HeldOutLoss Loss, IReadOnlyList<string> Answers) Measure(string directory, string label)
+        {
+            log.WriteLine($"  {label}: held-out loss on {samples.Count} rows, {questions.Count} answers ({device.type.ToString().ToLowerInvariant()}, {dtype})");
+            using var model = CausalLM.Load(directory, dtype, device, progress);
+            var loss = HeldOutLossEvaluator.Evaluate(model, samples, progress, cancellationToken);
+            var answers = AnswerGenerator.Answer(model, tokenizer, directory, questions.Select(q => q.Prompt).ToList(), options.MaxNewTokens, cancellationToken);
+            return (loss, answers);
+        }
+
+        var before = Measure(options.BaseDirectory, "base");
+        var after = Measure(options.TunedDirectory, "tuned");
+        return new EvaluationReport(
+            options.Title,
+            options.BaseModelName,
+            before.Loss,
+            after.Loss,
+            questions.Select((q, i) => new AnswerComparison(q.Question, before.Answers[i], after.Answers[i], q.Reference)).ToList(),
+            training,
+            options.Settings,
+            $"{device.type.ToString().ToLowerInvariant()}, {dtype.ToString().ToLowerInvariant()}");
+    }
+
+    /// <summary>auto: CUDA when libtorch has it, else the CPU; precision auto: bf16 on CUDA, fp32 on the CPU.</summary>
+    public static (Device Device, ScalarType DType) ResolveDevice(string device, string precision, TorchRuntimeOptions runtime)
+    {
+        var info = TorchRuntime.Initialize(runtime);
+        bool cuda = device switch
+        {
+            "cuda" when !info.CudaAvailable => throw new SharpTuneException("device cuda was asked for, but CUDA is not available (run 'sharptune doctor --device cuda')"),
+            "cuda" => true,
+            "cpu" => false,
+            _ => info.CudaAvailable,
+        };
+        var dtype = precision switch
+        {
+            "bf16" => ScalarType.BFloat16,
+            "fp16" => ScalarType.Float16,
+            "fp32" => ScalarType.Float32,
+            _ => cuda ? ScalarType.BFloat16 : ScalarType.Float32,
+        };
+        return (cuda ? CUDA : CPU, dtype);
+    }
+
+    private static string Field(DataRecord record, string name) => record.Fields[name]?.ToString() ?? "";
+
+    private static DataRecord QuestionRecord(string question) =>
+        new("questions", 0, new JsonObject { ["instruction"] = question, ["input"] = "", ["output"] = "" });
+}

@@ -1,0 +1,208 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpTune.Training;
+
+/// <summary>
+/// AdamW (Loshchilov and Hutter) over named parameters, the update of PyTorch's <c>torch.optim.AdamW</c>:
+/// decoupled weight decay <c>p *= 1 - lr * wd</c>, bias-corrected moments, <c>p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)</c>.
+/// With <see cref="OptimizerKind.AdamW8Bit"/> the moments of tensors with at least <see cref="MinimumElementsFor8Bit"/>
+/// elements are kept as 8-bit dynamic codes per block of 256 (m signed, v unsigned), dequantized for each update and
+/// requantized after it, as bitsandbytes' block-wise 8-bit optimizers do; smaller tensors keep float32 moments.
+/// Moments are kept on each parameter's device. The state is exported and imported by name for checkpoints.
+/// </summary>
+public sealed class AdamWOptimizer : IDisposable
+{
+    /// <summary>bitsandbytes' <c>min_8bit_size</c>: smaller tensors keep 32-bit state.</summary>
+    public const int MinimumElementsFor8Bit = 4096;
+
+    private readonly IReadOnlyList<(string Name, Tensor Parameter)> _parameters;
+    private readonly Dictionary<string, IMoment> _first = [];
+    private readonly Dictionary<string, IMoment> _second = [];
+
+    public AdamWOptimizer(IEnumerable<(string Name, Tensor Parameter)> parameters, OptimizerKind kind, double beta1 = 0.9, double beta2 = 0.999,
+        double epsilon = 1e-8, double weightDecay = 0.01)
+    {
+        _parameters = parameters.ToArray();
+        Kind = kind;
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+        WeightDecay = weightDecay;
+        foreach (var (name, parameter) in _parameters)
+        {
+            bool quantized = kind == OptimizerKind.AdamW8Bit && parameter.NumberOfElements >= MinimumElementsFor8Bit;
+            _first[name] = quantized ? new QuantizedMoment(parameter, signed: true) : new FullMoment(parameter);
+            _second[name] = quantized ? new QuantizedMoment(parameter, signed: false) : new FullMoment(parameter);
+        }
+    }
+
+    public OptimizerKind Kind { get; }
+
+    public double Beta1 { get; }
+
+    public double Beta2 { get; }
+
+    public double Epsilon { get; }
+
+    public double WeightDecay { get; }
+
+    /// <summary>Updates taken so far.</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>Bytes of optimizer state (moments and their scales).</summary>
+    public long StateBytes => _first.Values.Concat(_second.Values).Sum(m => m.Bytes);
+
+    /// <summary>One update of every parameter that has a gradient, with learning rate <paramref name="learningRate"/>.</summary>
+    public void Step(double learningRate)
+    {
+        StepCount++;
+        double correction1 = 1 - Math.Pow(Beta1, StepCount);
+        double correction2 = 1 - Math.Pow(Beta2, StepCount);
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in _parameters)
+        {
+            using var scope = NewDisposeScope();
+            if (parameter.grad is not { } grad)
+            {
+                continue;
+            }
+
+            var g = grad.to(ScalarType.Float32);
+            var m = _first[name].Read();
+            var v = _second[name].Read();
+            m.mul_(Beta1).add_(g, 1 - Beta1);
+            v.mul_(Beta2).addcmul_(g, g, 1 - Beta2);
+            var denominator = (v.sqrt() / Math.Sqrt(correction2)).add_(Epsilon);
+            var update = m / denominator * (learningRate / correction1);
+            if (parameter.dtype == ScalarType.Float32)
+            {
+                parameter.mul_(1 - learningRate * WeightDecay).sub_(update);
+            }
+            else
+            {
+                var master = parameter.to(ScalarType.Float32).mul_(1 - learningRate * WeightDecay).sub_(update);
+                parameter.copy_(master);
+            }
+
+            _first[name].Write(m);
+            _second[name].Write(v);
+        }
+    }
+
+    /// <summary>Clears the gradients.</summary>
+    public void ZeroGrad()
+    {
+        // Each read of .grad, and each in-place op, makes a new managed handle: the scope disposes them.
+        using var scope = NewDisposeScope();
+        foreach (var (_, parameter) in _parameters)
+        {
+            parameter.grad?.zero_();
+        }
+    }
+
+    /// <summary>The state as named tensors (copies on the CPU): moments per parameter and the step count.</summary>
+    public Dictionary<string, Tensor> ExportState()
+    {
+        var state = new Dictionary<string, Tensor> { ["step"] = tensor(new[] { StepCount }) };
+        foreach (var (name, _) in _parameters)
+        {
+            _first[name].Export(state, name + ".exp_avg");
+            _second[name].Export(state, name + ".exp_avg_sq");
+        }
+
+        return state;
+    }
+
+    /// <summary>Restores <see cref="ExportState"/>'s tensors; every parameter's state must be present.</summary>
+    public void ImportState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        StepCount = state.TryGetValue("step", out var step) ? step.item<long>() : throw new SharpTuneException("optimizer state has no 'step'");
+        foreach (var (name, _) in _parameters)
+        {
+            _first[name].Import(state, name + ".exp_avg");
+            _second[name].Import(state, name + ".exp_avg_sq");
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var moment in _first.Values.Concat(_second.Values))
+        {
+            moment.Dispose();
+        }
+    }
+
+    private interface IMoment : IDisposable
+    {
+        long Bytes { get; }
+
+        /// <summary>The moment as a float32 tensor to update in place (owned by the caller's scope).</summary>
+        Tensor Read();
+
+        void Write(Tensor updated);
+
+        void Export(Dictionary<string, Tensor> state, string key);
+
+        void Import(IReadOnlyDictionary<string, Tensor> state, string key);
+    }
+
+    private sealed class FullMoment(Tensor parameter) : IMoment
+    {
+        private readonly Tensor _value = zeros_like(parameter, dtype: ScalarType.Float32).DetachFromDisposeScope();
+
+        public long Bytes => _value.NumberOfElements * 4;
+
+        public Tensor Read() => _value.alias();
+
+        public void Write(Tensor updated)
+        {
+            // Read returned an alias: the update already happened in place.
+        }
+
+        public void Export(Dictionary<string, Tensor> state, string key) => state[key] = _value.cpu().clone();
+
+        public void Import(IReadOnlyDictionary<string, Tensor> state, string key)
+        {
+            using var noGrad = no_grad();
+            _value.copy_(Required(state, key));
+        }
+
+        public void Dispose() => _value.Dispose();
+    }
+
+    private sealed class QuantizedMoment : IMoment
+    {
+        private readonly SharpTune.Quantization.BlockwiseQuantized _value;
+
+        public QuantizedMoment(Tensor parameter, bool signed)
+        {
+            using var scope = NewDisposeScope();
+            _value = SharpTune.Quantization.BlockwiseQuantized.Quantize(zeros_like(parameter, dtype: ScalarType.Float32),
+                signed ? SharpTune.Quantization.DynamicQuantizationMap.Signed : SharpTune.Quantization.DynamicQuantizationMap.Unsigned);
+        }
+
+        public long Bytes => _value.Codes.NumberOfElements + _value.Absmax.NumberOfElements * 4;
+
+        public Tensor Read() => _value.Dequantize();
+
+        public void Write(Tensor updated) => _value.Update(updated);
+
+        public void Export(Dictionary<string, Tensor> state, string key)
+        {
+            state[key + ".codes"] = _value.Codes.cpu().clone();
+            state[key + ".absmax"] = _value.Absmax.cpu().clone();
+        }
+
+        public void Import(IReadOnlyDictionary<string, Tensor> state, string key)
+        {
+            _value.Codes.copy_(Required(state, key + ".codes"));
+            _value.Absmax.copy_(Required(state, key + ".absmax"));
+        }
+
+        public void Dispose() => _value.Dispose();
+    }
+
+    private static Tensor Required(IReadOnlyDictionary<string, Tensor> state, string key) =>
+        state.TryGetValue(key, out var value) ? value : throw new SharpTuneException($"optimizer state has no '{key}'");
+}

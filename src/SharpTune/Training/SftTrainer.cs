@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using SharpTune.Progress;
+using SharpTune.Runtime.Nvml;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpTune.Training;
+
+/// <summary>
+/// Supervised fine-tuning of the trainable weights of a causal LM (LoRA adapters) on tokenized examples.
+/// Each optimizer step runs <c>gradient_accumulation</c> micro-batches; the loss is the mean over all labelled
+/// tokens of the step (not a mean of per-batch means). Then: gradient unscaling (fp16), clipping, AdamW (32- or
+/// 8-bit) with the scheduled learning rate. Everything random is a function of (seed, step), so a run is
+/// deterministic for a seed and a resumed run continues the same loss curve. Per step it reports loss, learning rate,
+/// gradient norm, tokens/s and peak GPU memory through <see cref="IProgress{T}"/> and appends them to
+/// <c>train_log.jsonl</c> in the output directory.
+/// </summary>
+public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples samples, TrainingOptions options)
+{
+    public const string LogFileName = "train_log.jsonl";
+    public const string AdapterDirectoryName = "adapter";
+
+    public TrainingOptions Options { get; } = options.Validated();
+
+    /// <summary>Optimizer steps of the whole run.</summary>
+    public int TotalSteps(BatchPlan plan) => Options.MaxSteps > 0
+        ? Options.MaxSteps
+        : Math.Max(1, (int)Math.Ceiling(Options.Epochs * plan.BatchesPerEpoch / Options.GradientAccumulation));
+
+    public TrainingResult Train(IProgress<OperationProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var plan = new BatchPlan(samples, Options.BatchSize, Options.MaxSequenceLength, Options.CompletionOnlyLoss, Options.Packing, Options.Seed);
+        int totalSteps = TotalSteps(plan);
+        var schedule = new LearningRateSchedule(Options.Scheduler, Options.LearningRate, Options.WarmupSteps, totalSteps);
+        var parameters = model.TrainableParameters;
+        if (parameters.Count == 0)
+        {
+            throw new SharpTuneException("the model has no trainable parameters (no LoRA targets matched?)");
+        }
+
+        var tensors = parameters.Select(p => (Tensor)p.Parameter).ToArray();
+        using var optimizer = new AdamWOptimizer(parameters.Select(p => (p.Name, (Tensor)p.Parameter)), Options.OptimizerKind,
+            Options.AdamBeta1, Options.AdamBeta2, Options.AdamEpsilon, Options.WeightDecay);
+        var scaler = new LossScaler(model.ComputeDtype == ScalarType.Float16);
+        Directory.CreateDirectory(Options.OutputDir);
+        string logPath = Path.Combine(Options.OutputDir, LogFileName);
+        var history = new List<TrainingStepMetrics>();
+        int startStep = 0;
+        string? lastCheckpoint = null;
+        if (Options.Resume && TrainingCheckpoint.FindLatest(Options.OutputDir) is { } latest)
+        {
+            var state = TrainingCheckpoint.Load(latest, model, optimizer, scaler);
+            if (state.Seed != Options.Seed)
+            {
+                throw new SharpTuneException($"{latest}: was trained with seed {state.Seed}, this run has seed {Options.Seed}; a resumed run needs the same seed");
+            }
+
+            startStep = state.Step;
+            lastCheckpoint = latest;
+            history.AddRange(ReadLog(logPath).Where(m => m.Step <= startStep));
+        }
+
+        WriteLog(logPath, history);
+        using var meter = model.Device.type == DeviceType.CUDA ? new GpuMemoryMeter(model.Device.index < 0 ? 0 : model.Device.index) : null;
+        model.SetTraining(true);
+        progress?.Report(new OperationProgress("train", startStep, totalSteps, "step", startStep > 0 ? $"resumed at step {startStep}" : null));
+        for (int step = startStep; step < totalSteps; step++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var metrics = RunStep(step, plan, schedule, optimizer, scaler, tensors, meter, lastCheckpoint);
+            history.Add(metrics);
+            AppendLog(logPath, metrics);
+            progress?.Report(new OperationProgress("train", step + 1, totalSteps, "step",
+                $"loss {metrics.Loss:0.0000}  lr {metrics.LearningRate:0.00e+0}  gnorm {metrics.GradNorm:0.000}  {metrics.TokensPerSecond:0} tok/s  mem {GpuMemoryMeter.Format(metrics.PeakGpuMemoryBytes)}"));
+            bool last = step + 1 == totalSteps;
+            if (last || (Options.SaveSteps > 0 && (step + 1) % Options.SaveSteps == 0))
+            {
+                lastCheckpoint = TrainingCheckpoint.Save(Options.OutputDir, step + 1, model, optimizer, scaler, Options.Seed);
+                TrainingCheckpoint.Prune(Options.OutputDir, Options.SaveTotalLimit);
+            }
+        }
+
+        string adapterDir = Path.Combine(Options.OutputDir, AdapterDirectoryName);
+        SaveAdapterAtomically(adapterDir);
+        model.SetTraining(false);
+        return new TrainingResult(history, adapterDir, startStep, meter?.PeakBytes);
+    }
+
+    private TrainingStepMetrics RunStep(int step, BatchPlan plan, LearningRateSchedule schedule, AdamWOptimizer optimizer, LossScaler scaler,
+        Tensor[] parameters, GpuMemoryMeter? meter, string? lastCheckpoint)
+    {
+        var clock = Stopwatch.StartNew();
+        var batches = Enumerable.Range(0, Options.GradientAccumulation).Select(m => plan.Batch((long)step * Options.GradientAccumulation + m)).ToArray();
+        long targetTokens = Math.Max(1, batches.Sum(b => (long)b.TargetTokens));
+        double lossSum = 0;
+        try
+        {
+            for (int micro = 0; micro < batches.Length; micro++)
+            {
+                using var scope = NewDisposeScope();
+                var (ids, labels) = batches[micro].ToTensors(model.Device);
+                long seed = MicroBatchSeed(step, micro);
+                var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed);
+                var sum = CausalLmLoss.Sum(model.LmHead, hidden, labels, Options.LossChunkTokens, Options.GradientCheckpointing != GradientCheckpointing.Off);
+                (sum * (scaler.Scale / targetTokens)).backward();
+                BackwardResults.ReleaseCurrentThread();
+                lossSum += sum.item<float>();
+            }
+        }
+        catch (ExternalException e) when (e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new SharpTuneException(
+                $"out of GPU memory at step {step + 1} (batch {Options.BatchSize} x {batches.Max(b => b.Length)} tokens): lower batch_size or max_sequence_length, " +
+                $"raise gradient_accumulation instead, or use gradient_checkpointing: on/offload (now {Options.GradientCheckpointing.ToString().ToLowerInvariant()})", e);
+        }
+
+        double loss = lossSum / targetTokens;
+        if (!double.IsFinite(loss))
+        {
+            throw Diverged(step, "loss", loss, lastCheckpoint);
+        }
+
+        bool finite = scaler.UnscaleAndCheck(parameters);
+        double gradNorm = double.NaN;
+        double lr = schedule.At(step);
+        if (finite)
+        {
+            gradNorm = GradientClipping.ClipByGlobalNorm(parameters, Options.MaxGradNorm);
+            if (!double.IsFinite(gradNorm))
+            {
+                if (!scaler.Enabled)
+                {
+                    throw Diverged(step, "gradient norm", gradNorm, lastCheckpoint);
+                }
+
+                finite = false;
+            }
+        }
+
+        if (finite)
+        {
+            optimizer.Step(lr);
+        }
+
+        optimizer.ZeroGrad();
+        if (model.Device.type == DeviceType.CUDA)
+        {
+            cuda.synchronize(model.Device);
+        }
+
+        meter?.Sample();
+        double seconds = clock.Elapsed.TotalSeconds;
+        long tokens = batches.Sum(b => (long)b.RealTokens);
+        return new TrainingStepMetrics(step + 1, loss, lr, gradNorm, tokens, tokens / Math.Max(seconds, 1e-9), seconds, meter?.PeakBytes, Skipped: !finite);
+    }
+
+    /// <summary>The seed of one micro-batch's dropout masks: a function of (seed, step, micro-batch) only.</summary>
+    private long MicroBatchSeed(int step, int micro) =>
+        (long)((ulong)Options.Seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step * 1_000_003UL + (ulong)micro) * 0xBF58476D1CE4E5B9UL) & 0x3FFF_FFFF_FFFF_0000L;
+
+    private static SharpTuneException Diverged(int step, string what, double value, string? lastCheckpoint) =>
+        new($"training diverged: {what} is {value} at step {step + 1}; stopped. " +
+            (lastCheckpoint is null ? "No checkpoint was written yet. " : $"The last good checkpoint is {lastCheckpoint} (continue with --resume). ") +
+            "Try a lower learning_rate, more warmup_steps, max_grad_norm 1.0, or bf16 instead of fp16.");
+
+    private void SaveAdapterAtomically(string adapterDir)
+    {
+        string temp = adapterDir + ".tmp";
+        if (Directory.Exists(temp))
+        {
+            Directory.Delete(temp, recursive: true);
+        }
+
+        model.SaveAdapter(temp);
+        if (Directory.Exists(adapterDir))
+        {
+            Directory.Delete(adapterDir, recursive: true);
+        }
+
+        Directory.Move(temp, adapterDir);
+    }
+
+    private static IEnumerable<TrainingStepMetrics> ReadLog(string path) =>
+        !File.Exists(path) ? []
+        : File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<TrainingStepMetrics>(l)!);
+
+    private static void WriteLog(string path, IEnumerable<TrainingStepMetrics> lines)
+    {
+        string temp = path + ".tmp";
+        File.WriteAllLines(temp, lines.Select(m => JsonSerializer.Serialize(m)));
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static void AppendLog(string path, TrainingStepMetrics metrics) => File.AppendAllText(path, JsonSerializer.Serialize(metrics) + "\n");
+}

@@ -1,0 +1,162 @@
+using SharpTune.Lora;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace SharpTune.Training;
+
+/// <summary>
+/// Settings of a supervised fine-tuning run. Bindable from YAML with snake_case keys (<c>max_steps: 75</c>); the
+/// defaults are the reference run's (QLoRA r=16 on all seven projections, batch 2 x accumulation 4, lr 2e-4,
+/// 8-bit AdamW, seed 3407, sequences up to 2048 tokens, gradient checkpointing).
+/// </summary>
+public sealed record TrainingOptions
+{
+    /// <summary>HF model directory (config.json, safetensors, tokenizer files).</summary>
+    public string? Model { get; init; }
+
+    /// <summary>A directory written by <c>sharptune quantize</c>; used instead of quantizing <see cref="Model"/> again.</summary>
+    public string? QuantizedModel { get; init; }
+
+    /// <summary>Tokenized dataset directory (<c>sharptune data format</c>'s output).</summary>
+    public string? Dataset { get; init; }
+
+    /// <summary>Where checkpoints, the log and the final adapter go.</summary>
+    public string OutputDir { get; init; } = "out/train";
+
+    /// <summary>nf4 (QLoRA) or none (LoRA on a 16-bit base).</summary>
+    public string Quantization { get; init; } = "nf4";
+
+    public int LoraRank { get; init; } = 16;
+
+    public double LoraAlpha { get; init; } = 16;
+
+    public double LoraDropout { get; init; }
+
+    public List<string> TargetModules { get; init; } = [.. LoraConfig.AllTargets];
+
+    public bool UseRsLora { get; init; }
+
+    public int BatchSize { get; init; } = 2;
+
+    public int GradientAccumulation { get; init; } = 4;
+
+    /// <summary>Optimizer steps to take; when 0, <see cref="Epochs"/> decides.</summary>
+    public int MaxSteps { get; init; } = 75;
+
+    public double Epochs { get; init; } = 1;
+
+    public double LearningRate { get; init; } = 2e-4;
+
+    public int WarmupSteps { get; init; } = 5;
+
+    public LearningRateScheduleKind Scheduler { get; init; } = LearningRateScheduleKind.Linear;
+
+    /// <summary>adamw (float32 moments) or adamw_8bit (block-wise 8-bit moments, bitsandbytes-style).</summary>
+    public string Optimizer { get; init; } = "adamw_8bit";
+
+    public OptimizerKind OptimizerKind => Optimizer.Replace("-", "_", StringComparison.Ordinal).ToLowerInvariant() switch
+    {
+        "adamw" or "adamw_torch" => OptimizerKind.AdamW,
+        "adamw_8bit" or "adamw8bit" or "paged_adamw_8bit" => OptimizerKind.AdamW8Bit,
+        _ => throw new SharpTuneException($"training settings: optimizer must be adamw or adamw_8bit, not '{Optimizer}'"),
+    };
+
+    public double WeightDecay { get; init; } = 0.01;
+
+    public double AdamBeta1 { get; init; } = 0.9;
+
+    public double AdamBeta2 { get; init; } = 0.999;
+
+    public double AdamEpsilon { get; init; } = 1e-8;
+
+    /// <summary>Clip the gradients' global L2 norm to this (0: no clipping).</summary>
+    public double MaxGradNorm { get; init; } = 1.0;
+
+    public int MaxSequenceLength { get; init; } = 2048;
+
+    /// <summary>Take the loss on completion tokens only (the prompt is masked).</summary>
+    public bool CompletionOnlyLoss { get; init; } = true;
+
+    /// <summary>Concatenate short examples into sequences of up to <see cref="MaxSequenceLength"/>.</summary>
+    public bool Packing { get; init; }
+
+    /// <summary>auto (bf16 where the GPU has it, else fp16; fp32 on CPU), bf16, fp16 or fp32.</summary>
+    public string Precision { get; init; } = "auto";
+
+    public GradientCheckpointing GradientCheckpointing { get; init; } = GradientCheckpointing.On;
+
+    public int Seed { get; init; } = 3407;
+
+    /// <summary>Write a checkpoint every N optimizer steps (0: only at the end).</summary>
+    public int SaveSteps { get; init; } = 25;
+
+    /// <summary>Keep at most this many checkpoints (0: keep all).</summary>
+    public int SaveTotalLimit { get; init; } = 2;
+
+    /// <summary>Continue from the newest checkpoint in <see cref="OutputDir"/>.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>auto, cpu, cuda or cuda:N.</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>Train on this many random tokens per sequence instead of a dataset (benchmarks); 0 = off.</summary>
+    public int SyntheticTokens { get; init; }
+
+    /// <summary>Rows of the LM head's input per loss chunk.</summary>
+    public int LossChunkTokens { get; init; } = CausalLmLoss.DefaultChunkTokens;
+
+    public LoraConfig ToLoraConfig() => new LoraConfig
+    {
+        Rank = LoraRank,
+        Alpha = LoraAlpha,
+        Dropout = LoraDropout,
+        TargetModules = TargetModules,
+        UseRsLora = UseRsLora,
+        Seed = Seed,
+        BaseModelNameOrPath = Model,
+    }.Validated();
+
+    /// <summary>Checks ranges; throws <see cref="SharpTuneException"/> naming the setting.</summary>
+    public TrainingOptions Validated()
+    {
+        Require(BatchSize > 0, "batch_size must be positive");
+        Require(GradientAccumulation > 0, "gradient_accumulation must be positive");
+        Require(MaxSteps > 0 || Epochs > 0, "set max_steps or epochs");
+        Require(LearningRate > 0, "learning_rate must be positive");
+        Require(MaxSequenceLength > 1, "max_sequence_length must be at least 2");
+        Require(WarmupSteps >= 0, "warmup_steps must not be negative");
+        Require(Precision is "auto" or "bf16" or "fp16" or "fp32", $"precision must be auto, bf16, fp16 or fp32, not '{Precision}'");
+        Require(Quantization is "nf4" or "none", $"quantization must be nf4 or none, not '{Quantization}'");
+        _ = ToLoraConfig();
+        _ = OptimizerKind;
+        return this;
+    }
+
+    /// <summary>Reads a YAML file of these settings (snake_case keys); unknown keys are an error naming the key.</summary>
+    public static TrainingOptions LoadYaml(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new SharpTuneException($"{path}: training config not found");
+        }
+
+        var deserializer = new DeserializerBuilder().WithNamingConvention(UnderscoredNamingConvention.Instance).Build();
+        try
+        {
+            return deserializer.Deserialize<TrainingOptions?>(File.ReadAllText(path)) ?? new TrainingOptions();
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            string why = (e.InnerException?.Message ?? e.Message).Split('\n')[0];
+            throw new SharpTuneException($"{path}: line {e.Start.Line}: {why}");
+        }
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new SharpTuneException("training settings: " + message);
+        }
+    }
+}
