@@ -24,6 +24,9 @@ public static class SharpTuneCli
         root.Subcommands.Add(StageCommand.Create(context));
         root.Subcommands.Add(CacheCommand.Create(context));
         root.Subcommands.Add(LaunchCommand.Create(context));
+        root.Subcommands.Add(QuantizeCommand.Create(context));
+        root.Subcommands.Add(TrainCommand.Create(context));
+        root.Subcommands.Add(MergeCommand.Create(context));
         return root;
     }
 
