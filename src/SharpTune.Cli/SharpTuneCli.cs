@@ -28,6 +28,9 @@ public static class SharpTuneCli
         root.Subcommands.Add(PublishCommand.Create(context));
         root.Subcommands.Add(LaunchCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
+        root.Subcommands.Add(QuantizeCommand.Create(context));
+        root.Subcommands.Add(TrainCommand.Create(context));
+        root.Subcommands.Add(MergeCommand.Create(context));
         return root;
     }
 
