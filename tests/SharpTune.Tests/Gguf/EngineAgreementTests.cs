@@ -10,7 +10,8 @@ namespace SharpTune.Tests.Gguf;
 /// engine verifies against Hugging Face transformers: on the original weights (f32 export) and on the weights our
 /// reader dequantizes from a q4_k_m export, written back as a Hugging Face directory.
 /// </summary>
-public sealed class EngineAgreementTests(TinyModelFixture models, ITestOutputHelper output) : IClassFixture<TinyModelFixture>
+[Collection(TinyModelCollection.Name)]
+public sealed class EngineAgreementTests(TinyModelFixture models, ITestOutputHelper output)
 {
     private static float[] EngineLogits(string hfDirectory)
     {

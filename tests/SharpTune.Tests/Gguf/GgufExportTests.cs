@@ -4,7 +4,8 @@ using SharpTune.Gguf;
 
 namespace SharpTune.Tests.Gguf;
 
-public sealed class GgufExportTests(TinyModelFixture models, ITestOutputHelper output) : IClassFixture<TinyModelFixture>
+[Collection(TinyModelCollection.Name)]
+public sealed class GgufExportTests(TinyModelFixture models, ITestOutputHelper output)
 {
     public static TheoryData<string> Architectures => new("llama3", "llama-tied-bf16", "mistral", "qwen2", "qwen3");
 

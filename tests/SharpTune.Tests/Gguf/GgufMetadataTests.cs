@@ -2,7 +2,8 @@ using SharpTune.Gguf;
 
 namespace SharpTune.Tests.Gguf;
 
-public sealed class GgufMetadataTests(TinyModelFixture models) : IClassFixture<TinyModelFixture>
+[Collection(TinyModelCollection.Name)]
+public sealed class GgufMetadataTests(TinyModelFixture models)
 {
     [Fact]
     public void Llama_export_has_llama_cpp_hyperparameters_tokenizer_and_rope_factors()

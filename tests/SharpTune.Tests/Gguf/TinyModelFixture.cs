@@ -42,3 +42,10 @@ public sealed class TinyModelFixture : IDisposable
 
     public void Dispose() => _directory.Dispose();
 }
+
+/// <summary>One set of tiny models for all GGUF test classes that use them (they run one after another).</summary>
+[CollectionDefinition(Name)]
+public sealed class TinyModelCollection : ICollectionFixture<TinyModelFixture>
+{
+    public const string Name = "tiny GGUF models";
+}
