@@ -23,16 +23,21 @@ public static class BeforeAfterEvaluation
         var training = TrainingLogSummary.Read(options.TrainingLog);
         var tokenizer = HfTokenizer.Load(options.BaseDirectory);
         var template = PromptTemplateCatalog.Get(options.Template, tokenizer);
-        if (!File.Exists(options.EvalFile))
+        foreach (string file in (string[])[options.HeldOutFile, options.QuestionsFile])
         {
-            throw new SharpTuneException($"{options.EvalFile}: evaluation rows not found");
+            if (!File.Exists(file))
+            {
+                throw new SharpTuneException($"{file}: not found");
+            }
         }
 
-        var rows = new JsonLinesSource(options.EvalFile).Read(new BadRowPolicy(skipBadRows: false), cancellationToken).ToList();
+        var heldOut = new JsonLinesSource(options.HeldOutFile).Read(new BadRowPolicy(skipBadRows: false), cancellationToken).ToList();
         var sampler = new SampleTokenizer(tokenizer, options.MaxSequenceLength);
-        var samples = rows.Select(r => sampler.Tokenize(template.Render(r, FieldMapping.Identity)).Sample).ToList();
+        var samples = heldOut.Select(r => sampler.Tokenize(template.Render(r, FieldMapping.Identity)).Sample).ToList();
+        var rows = new JsonLinesSource(options.QuestionsFile).Read(new BadRowPolicy(skipBadRows: false), cancellationToken).ToList();
         var questions = rows.Take(options.MaxQuestions)
-            .Select(r => (Question: Field(r, "instruction"), Prompt: template.Render(r, FieldMapping.Identity).PromptText, Reference: (string?)Field(r, "output")))
+            .Select(r => (Question: Field(r, "instruction"), Prompt: template.Render(QuestionRecord(Field(r, "instruction")), FieldMapping.Identity).PromptText,
+                Reference: (string?)(r.Fields["reference"] ?? r.Fields["output"])?.ToString()))
             .Concat(options.Questions.Select(q => (Question: q, Prompt: template.Render(QuestionRecord(q), FieldMapping.Identity).PromptText, Reference: (string?)null)))
             .ToList();
 
@@ -82,6 +87,7 @@ public static class BeforeAfterEvaluation
 
     private static string Field(DataRecord record, string name) => record.Fields[name]?.ToString() ?? "";
 
+    /// <summary>A row holding only the question; the answer fields are placeholders (only the prompt part is rendered).</summary>
     private static DataRecord QuestionRecord(string question) =>
-        new("questions", 0, new JsonObject { ["instruction"] = question, ["input"] = "", ["output"] = "" });
+        new("questions", 0, new JsonObject { ["instruction"] = question, ["input"] = "-", ["output"] = "-" });
 }

@@ -5,7 +5,8 @@ namespace SharpTune.Evaluation;
 /// <param name="BaseModelName">How the base model is named in the report (a Hub id, or a description).</param>
 /// <param name="BaseDirectory">The base model (Hugging Face folder; its tokenizer is used for both).</param>
 /// <param name="TunedDirectory">The tuned model (base + adapter merged).</param>
-/// <param name="EvalFile">Held-out rows (JSONL with the template's fields).</param>
+/// <param name="HeldOutFile">Held-out rows in the training schema (JSONL with the template's fields), for the loss.</param>
+/// <param name="QuestionsFile">Held-out questions (JSONL: <c>instruction</c>, and <c>reference</c> or <c>output</c>), answered by both models.</param>
 /// <param name="Template">The prompt template's name (as in training).</param>
 /// <param name="TrainingLog">The trainer's JSONL log, for the loss curve and training figures.</param>
 public sealed record BeforeAfterOptions(
@@ -13,13 +14,14 @@ public sealed record BeforeAfterOptions(
     string BaseModelName,
     string BaseDirectory,
     string TunedDirectory,
-    string EvalFile,
+    string HeldOutFile,
+    string QuestionsFile,
     string Template,
     string TrainingLog)
 {
     public int MaxSequenceLength { get; init; } = 2048;
 
-    /// <summary>How many of the held-out rows are also asked as questions (greedy answers, side by side).</summary>
+    /// <summary>How many rows of <see cref="QuestionsFile"/> are asked (greedy answers, side by side).</summary>
     public int MaxQuestions { get; init; } = 5;
 
     /// <summary>Extra questions to ask both models.</summary>

@@ -22,10 +22,10 @@ public sealed class PipelineCommandTests
         var first = Run("stage", "FetchDataset", "--pipeline", file, "--cache", cache, "--run-id", "r1");
         Assert.Equal(0, first.Code);
         Assert.Contains("FetchDataset   running", first.Err);
-        Assert.Contains("4 rows from ", first.Err);
+        Assert.Contains("4 training rows and 6 held-out rows from ", first.Err);
         Assert.Matches(@"FetchDataset\s+rows\s+\S+/FetchDataset/[0-9a-f]{64}/rows\.jsonl", first.Out);
         Assert.Contains($"manifest       {temp.PathOf("out/runs/r1/manifest.json")}", first.Out);
-        string rows = first.Out.Split('\n')[0].Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1];
+        string rows = first.Out.Split('\n').Single(l => l.Contains(" rows ", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1];
         Assert.Equal(4, File.ReadAllLines(rows).Length);
 
         var second = Run("stage", "FetchDataset", "--pipeline", file, "--cache", cache, "--run-id", "r2");

@@ -2,9 +2,10 @@ namespace SharpTune.Pipeline.Config;
 
 /// <summary>
 /// The training rows: a Hugging Face dataset (<c>id</c>, <c>config</c>, <c>split</c>) or a local JSONL file
-/// (<c>file</c>), of which the first <c>rows</c> are used (all when unset).
+/// (<c>file</c>), of which the first <c>rows</c> are used (all when unset), and the <c>held_out</c> rows after them
+/// are kept apart for the held-out loss of Evaluate.
 /// </summary>
-public sealed record DatasetSettings(string? HubId, string? Config, string Split, string? File, int? Rows)
+public sealed record DatasetSettings(string? HubId, string? Config, string Split, string? File, int? Rows, int HeldOut)
 {
     internal static DatasetSettings Read(YamlSection section)
     {
@@ -13,6 +14,11 @@ public sealed record DatasetSettings(string? HubId, string? Config, string Split
         string split = section.String("split", "train");
         string? file = section.OptionalString("file");
         int? rows = section.OptionalInt("rows", min: 1);
+        int heldOut = section.Int("held_out", 16, min: 0);
+        if (rows is null && heldOut > 0 && section.Has("held_out"))
+        {
+            section.Error("held_out", "'dataset.held_out' needs 'dataset.rows': the held-out rows are the ones after the training rows");
+        }
         if (id is null && file is null)
         {
             section.MissingValue("id", "a Hub dataset id such as shibing624/medical, or 'file: datasets/medical/train.jsonl'");
@@ -23,6 +29,6 @@ public sealed record DatasetSettings(string? HubId, string? Config, string Split
         }
 
         section.Finish();
-        return new DatasetSettings(id, config, split, file, rows);
+        return new DatasetSettings(id, config, split, file, rows, rows is null ? 0 : heldOut);
     }
 }

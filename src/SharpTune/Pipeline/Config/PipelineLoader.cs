@@ -75,7 +75,7 @@ public static partial class PipelineLoader
         }
 
         var model = modelSection is null ? new ModelSettings(null, "main", null, null) : ModelSettings.Read(modelSection);
-        var dataset = datasetSection is null ? new DatasetSettings(null, null, "train", null, null) : DatasetSettings.Read(datasetSection);
+        var dataset = datasetSection is null ? new DatasetSettings(null, null, "train", null, null, 0) : DatasetSettings.Read(datasetSection);
         var prompt = PromptSettings.Read(root.SectionOrEmpty("prompt"));
         var quantize = QuantizeSettings.Read(root.SectionOrEmpty("quantize"));
         var lora = LoraSettings.Read(root.SectionOrEmpty("lora"));

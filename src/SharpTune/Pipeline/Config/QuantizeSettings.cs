@@ -1,7 +1,7 @@
 namespace SharpTune.Pipeline.Config;
 
-/// <summary>How the frozen base weights are stored for training: NF4 (QLoRA) or left in 16 bits (plain LoRA).</summary>
-public sealed record QuantizeSettings(string Type, int BlockSize, bool DoubleQuant)
+/// <summary>How the frozen base weights are stored for training: NF4 in blocks of 64 (QLoRA), or left in 16 bits (plain LoRA).</summary>
+public sealed record QuantizeSettings(string Type, bool DoubleQuant)
 {
     public static readonly string[] Types = ["nf4", "none"];
 
@@ -11,7 +11,6 @@ public sealed record QuantizeSettings(string Type, int BlockSize, bool DoubleQua
     {
         var settings = new QuantizeSettings(
             section.Choice("type", "nf4", Types),
-            section.Int("block_size", 64, min: 16, max: 4096),
             section.Bool("double_quant", true));
         section.Finish();
         return settings;

@@ -13,8 +13,7 @@ public sealed record TrainingSettings(
     string Precision,
     bool GradientCheckpointing,
     int Seed,
-    string Device,
-    int LogEvery)
+    string Device)
 {
     public static readonly string[] Optimizers = ["adamw", "adamw_8bit"];
     public static readonly string[] Schedulers = ["linear", "cosine", "constant"];
@@ -35,8 +34,7 @@ public sealed record TrainingSettings(
             section.Choice("precision", "auto", Precisions),
             section.Bool("gradient_checkpointing", true),
             section.Int("seed", 3407),
-            section.Choice("device", "auto", Devices),
-            section.Int("log_every", 1, min: 1));
+            section.Choice("device", "auto", Devices));
         section.Finish();
         return settings;
     }

@@ -19,7 +19,7 @@ public sealed class EvaluateStage : IPipelineStage
 
     public string Description => "Compare the base and the tuned model on held-out rows; write report.md with the loss curve.";
 
-    public IReadOnlyList<string> Inputs => [StageNames.FetchModel, StageNames.TrainLoRA];
+    public IReadOnlyList<string> Inputs => [StageNames.FetchModel, StageNames.FetchDataset, StageNames.TrainLoRA];
 
     public JsonObject ResolveSettings(PipelineDefinition pipeline)
     {
@@ -46,6 +46,8 @@ public sealed class EvaluateStage : IPipelineStage
             model.HubId ?? $"{model.Init!.Size} {model.Init.Arch} with random weights (seed {model.Init.Seed})",
             baseDirectory,
             tunedDirectory,
+            context.Input(StageNames.FetchDataset).Output("held_out")
+                ?? throw new SharpTuneException("Evaluate needs held-out rows for the loss: set dataset.rows and dataset.held_out (rows after the training rows)"),
             pipeline.Evaluate.File,
             pipeline.Prompt.Template,
             log)

@@ -8,11 +8,13 @@ namespace SharpTune.Pipeline.Stages;
 
 /// <summary>
 /// FetchDataset: the training rows as <c>rows.jsonl</c> (one JSON object a line): the first <c>rows</c> of a local
-/// file (JSONL, JSON, CSV or Parquet) or of a Hugging Face dataset's split (through its Parquet conversion).
+/// file (JSONL, JSON, CSV or Parquet) or of a Hugging Face dataset's split (through its Parquet conversion), and the
+/// <c>held_out</c> rows after them as <c>held_out.jsonl</c> (never trained on; Evaluate's held-out loss).
 /// </summary>
 public sealed class FetchDatasetStage : IPipelineStage
 {
     public const string RowsFile = "rows.jsonl";
+    public const string HeldOutFile = "held_out.jsonl";
 
     public string Name => StageNames.FetchDataset;
 
@@ -38,6 +40,7 @@ public sealed class FetchDatasetStage : IPipelineStage
         }
 
         settings["rows"] = dataset.Rows;
+        settings["held_out"] = dataset.HeldOut;
         return settings;
     }
 
@@ -60,19 +63,27 @@ public sealed class FetchDatasetStage : IPipelineStage
                     (reference, ct) => hub.DownloadParquetAsync(reference.DatasetId, reference.Config ?? "default", reference.Split, context.Progress, ct));
             }
 
-            if (dataset.Rows is { } rows)
-            {
-                source = new RowRangeSource(source, 0, rows);
-            }
-
-            long written = JsonLinesWriter.Write(source, context.OutputPath(RowsFile), new BadRowPolicy(skipBadRows: false), context.Progress, cancellationToken);
+            var training = dataset.Rows is { } rows ? new RowRangeSource(source, 0, rows) : source;
+            long written = JsonLinesWriter.Write(training, context.OutputPath(RowsFile), new BadRowPolicy(skipBadRows: false), context.Progress, cancellationToken);
             if (written == 0)
             {
                 throw new SharpTuneException($"{source.Name}: no rows");
             }
 
             context.AddOutput("rows", RowsFile);
-            context.Log.WriteLine($"  {written} rows from {source.Name}");
+            long heldOut = 0;
+            if (dataset.HeldOut > 0 && dataset.Rows is { } start)
+            {
+                heldOut = JsonLinesWriter.Write(new RowRangeSource(source, start, dataset.HeldOut), context.OutputPath(HeldOutFile), new BadRowPolicy(skipBadRows: false), null, cancellationToken);
+                if (heldOut == 0)
+                {
+                    throw new SharpTuneException($"{source.Name}: no rows after the first {start} to hold out (dataset.held_out: {dataset.HeldOut}); lower dataset.rows or set held_out: 0");
+                }
+
+                context.AddOutput("held_out", HeldOutFile);
+            }
+
+            context.Log.WriteLine($"  {written} training rows and {heldOut} held-out rows from {source.Name}");
             return Task.CompletedTask;
         }
         finally

@@ -5,11 +5,14 @@ using SharpTune.Pipeline.Running;
 namespace SharpTune.Pipeline.Stages;
 
 /// <summary>
-/// QuantizeBase: the frozen base weights in NF4 (QLoRA), written once so that training and evaluation reuse them.
-/// With <c>quantize.type: none</c> it records that the base is used in 16 bits as FetchModel left it.
+/// QuantizeBase: the base model with its seven decoder projections in NF4 (QLoRA's 4-bit base; bitsandbytes'
+/// layout, double-quantized scales), written once as <c>model/</c> so that training reuses it. With
+/// <c>quantize.type: none</c> it only records that training uses the 16-bit base from FetchModel.
 /// </summary>
 public sealed class QuantizeBaseStage : IPipelineStage
 {
+    public const string ModelFolder = "model";
+
     public string Name => StageNames.QuantizeBase;
 
     public string Description => "Quantize the base model's linear weights to NF4 (QLoRA's 4-bit base).";
@@ -20,6 +23,13 @@ public sealed class QuantizeBaseStage : IPipelineStage
     {
         var settings = StageSettings.Create(1);
         settings["quantize"] = StageSettings.ToJson(pipeline.Quantize);
+        if (pipeline.Quantize.Enabled)
+        {
+            // Non-projection weights are stored in the compute dtype, which follows the device and precision.
+            settings["device"] = pipeline.Training.Device;
+            settings["precision"] = pipeline.Training.Precision;
+        }
+
         return settings;
     }
 
@@ -28,10 +38,11 @@ public sealed class QuantizeBaseStage : IPipelineStage
         if (!context.Pipeline.Quantize.Enabled)
         {
             await File.WriteAllTextAsync(context.OutputPath("quantize.json"), "{\"type\":\"none\"}\n", cancellationToken).ConfigureAwait(false);
-            context.Log.WriteLine("  quantize.type is none: the base stays in 16 bits");
+            context.Log.WriteLine("  quantize.type is none: training uses the 16-bit base");
             return;
         }
 
-        throw new StageUnavailableException(Name, "NF4 quantization needs SharpTune.Quantization.Nf4Quantizer, which has not landed yet");
+        throw new StageUnavailableException(Name, "NF4 quantization of a model folder needs SharpTune.Quantization.QuantizedBaseModel, which has not landed yet (quantize.type: none trains on the 16-bit base)");
     }
+
 }

@@ -4,11 +4,14 @@ using SharpTune.Pipeline.Running;
 
 namespace SharpTune.Pipeline.Stages;
 
-/// <summary>TrainLoRA: supervised fine-tuning of a LoRA adapter on the (quantized) base; a PEFT adapter and the training log.</summary>
+/// <summary>
+/// TrainLoRA: supervised fine-tuning of a LoRA adapter on the (NF4) base with the trainer; the PEFT
+/// adapter (<c>adapter/</c>) and the trainer's JSONL log. The trainer's checkpoints live in the stage's work
+/// directory, which survives an interrupted run: starting the stage again resumes from the newest checkpoint.
+/// </summary>
 public sealed class TrainLoraStage : IPipelineStage
 {
     public const string AdapterFolder = "adapter";
-    public const string LogFile = "training-log.jsonl";
 
     public string Name => StageNames.TrainLoRA;
 
@@ -21,9 +24,10 @@ public sealed class TrainLoraStage : IPipelineStage
         var settings = StageSettings.Create(1);
         settings["lora"] = StageSettings.ToJson(pipeline.Lora);
         settings["training"] = StageSettings.ToJson(pipeline.Training);
+        settings["max_seq_length"] = pipeline.Prompt.MaxSequenceLength;
         return settings;
     }
 
     public Task RunAsync(StageContext context, CancellationToken cancellationToken) =>
-        throw new StageUnavailableException(Name, "SharpTune.Training.SftTrainer and SharpTune.Lora.PeftAdapter have not landed yet");
+        throw new StageUnavailableException(Name, "training needs SharpTune.Training.TrainingRun (SFT on a LoRA model, PEFT adapter output), which has not landed yet");
 }
