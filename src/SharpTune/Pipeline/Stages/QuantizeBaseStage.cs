@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using SharpTune.Pipeline.Config;
 using SharpTune.Pipeline.Running;
+using SharpTune.Quantization;
+using SharpTune.Training;
 
 namespace SharpTune.Pipeline.Stages;
 
@@ -42,7 +44,20 @@ public sealed class QuantizeBaseStage : IPipelineStage
             return;
         }
 
-        throw new StageUnavailableException(Name, "NF4 quantization of a model folder needs SharpTune.Quantization.QuantizedBaseModel, which has not landed yet (quantize.type: none trains on the 16-bit base)");
+        string source = context.Input(StageNames.FetchModel).Output("model")!;
+        Runtime.TorchRuntime.Initialize(context.Runtime);
+        var device = TrainingRun.ResolveDevice(context.Pipeline.Training.Device);
+        var dtype = TrainingRun.ResolveDType(context.Pipeline.Training.Precision, device);
+        string target = Path.Combine(context.OutputDirectory, ModelFolder);
+        using (var model = QuantizedBaseModel.QuantizeWhileLoading(source, dtype, device, context.Pipeline.Quantize.DoubleQuant, context.Progress))
+        {
+            QuantizedBaseModel.Save(model, target, source);
+        }
+
+        context.AddOutput("model", ModelFolder);
+        context.Log.WriteLine($"  NF4 base ({(context.Pipeline.Quantize.DoubleQuant ? "double-quantized" : "plain")} scales), other weights {dtype}: {ArtifactSize(target)}");
     }
 
+    private static string ArtifactSize(string directory) =>
+        $"{Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) / (double)(1 << 20):0.0} MiB";
 }

@@ -1,11 +1,12 @@
 using System.Text.Json.Nodes;
 using SharpTune.Pipeline.Config;
 using SharpTune.Pipeline.Running;
+using SharpTune.Training;
 
 namespace SharpTune.Pipeline.Stages;
 
 /// <summary>
-/// TrainLoRA: supervised fine-tuning of a LoRA adapter on the (NF4) base with the trainer; the PEFT
+/// TrainLoRA: supervised fine-tuning of a LoRA adapter on the (NF4) base with <see cref="TrainingRun"/>; the PEFT
 /// adapter (<c>adapter/</c>) and the trainer's JSONL log. The trainer's checkpoints live in the stage's work
 /// directory, which survives an interrupted run: starting the stage again resumes from the newest checkpoint.
 /// </summary>
@@ -28,6 +29,69 @@ public sealed class TrainLoraStage : IPipelineStage
         return settings;
     }
 
-    public Task RunAsync(StageContext context, CancellationToken cancellationToken) =>
-        throw new StageUnavailableException(Name, "training needs SharpTune.Training.TrainingRun (SFT on a LoRA model, PEFT adapter output), which has not landed yet");
+    /// <summary>The trainer's settings for a pipeline, given its inputs' folders.</summary>
+    public static TrainingOptions Options(PipelineDefinition pipeline, string model, string? quantizedModel, string dataset, string outputDirectory)
+    {
+        var t = pipeline.Training;
+        return new TrainingOptions
+        {
+            Model = model,
+            QuantizedModel = quantizedModel,
+            Dataset = dataset,
+            OutputDir = outputDirectory,
+            Quantization = pipeline.Quantize.Type,
+            LoraRank = pipeline.Lora.Rank,
+            LoraAlpha = pipeline.Lora.Alpha,
+            LoraDropout = pipeline.Lora.Dropout,
+            TargetModules = [.. pipeline.Lora.Targets],
+            BatchSize = t.BatchSize,
+            GradientAccumulation = t.GradientAccumulation,
+            MaxSteps = t.Steps,
+            LearningRate = t.LearningRate,
+            WarmupSteps = t.WarmupSteps,
+            Scheduler = Enum.Parse<LearningRateScheduleKind>(t.Scheduler, ignoreCase: true),
+            Optimizer = t.Optimizer,
+            WeightDecay = t.WeightDecay,
+            MaxSequenceLength = pipeline.Prompt.MaxSequenceLength,
+            Precision = t.Precision,
+            GradientCheckpointing = t.GradientCheckpointing ? GradientCheckpointing.On : GradientCheckpointing.Off,
+            Seed = t.Seed,
+            Device = t.Device,
+            Resume = true,
+        };
+    }
+
+    public Task RunAsync(StageContext context, CancellationToken cancellationToken)
+    {
+        string model = context.Input(StageNames.FetchModel).Output("model")!;
+        string? quantized = context.Input(StageNames.QuantizeBase).Output("model");
+        string dataset = context.Input(StageNames.FormatPrompts).Output("dataset")!;
+        var options = Options(context.Pipeline, model, quantized, dataset, Path.Combine(context.WorkDirectory, "train"));
+        Runtime.TorchRuntime.Initialize(context.Runtime);
+        var summary = TrainingRun.Run(options, context.Progress, cancellationToken);
+        var result = summary.Result;
+        if (result.ResumedFromStep > 0)
+        {
+            context.Log.WriteLine($"  resumed from the checkpoint at step {result.ResumedFromStep} of an interrupted run");
+        }
+
+        CopyFolder(result.AdapterDirectory, Path.Combine(context.OutputDirectory, AdapterFolder));
+        File.Copy(Path.Combine(options.OutputDir, SftTrainer.LogFileName), context.OutputPath(SftTrainer.LogFileName));
+        context.AddOutput("adapter", AdapterFolder);
+        context.AddOutput("log", SftTrainer.LogFileName);
+        var steps = result.Steps;
+        context.Log.WriteLine($"  {steps.Count} steps on {summary.Device} ({summary.DType}), {summary.TrainableParameters / 1e6:0.00}M trainable parameters, " +
+            $"loss {(steps.Count > 0 ? $"{steps[0].Loss:0.0000} -> {steps[^1].Loss:0.0000}" : "n/a")}, {summary.TrainTime.TotalSeconds:0.0} s");
+        return Task.CompletedTask;
+    }
+
+    private static void CopyFolder(string source, string target)
+    {
+        foreach (string file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            string path = Path.Combine(target, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.Copy(file, path, overwrite: true);
+        }
+    }
 }
