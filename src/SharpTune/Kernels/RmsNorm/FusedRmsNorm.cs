@@ -56,7 +56,8 @@ public static class FusedRmsNorm
             {
                 using var scope = NewDisposeScope();
                 var normalized = (input.to(ScalarType.Float32).view(rows, cols) * rstd.unsqueeze(1)).to(input.dtype);
-                dw = (dy.view(rows, cols).to(ScalarType.Float32) * normalized.to(ScalarType.Float32)).sum(0).to(weight.dtype).MoveToOuterDisposeScope();
+                // Backward may run on the autograd engine's device thread, which has no outer dispose scope to move to.
+                dw = (dy.view(rows, cols).to(ScalarType.Float32) * normalized.to(ScalarType.Float32)).sum(0).to(weight.dtype).DetachFromDisposeScope();
             }
 
             return [dx, dw!, null!]; // one gradient per argument of apply: input, weight, epsilon
