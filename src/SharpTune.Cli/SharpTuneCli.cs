@@ -28,6 +28,7 @@ public static class SharpTuneCli
         root.Subcommands.Add(PublishCommand.Create(context));
         root.Subcommands.Add(LaunchCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
+        root.Subcommands.Add(BenchCommand.Create(context));
         return root;
     }
 
