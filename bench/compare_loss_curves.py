@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare the loss curves (and speed) of a 1-GPU and a 2-GPU run of the same training.
 
-Trainer logs: JSONL files, one object per step with "step", "loss" and optionally "tokens_per_second".
+Trainer logs: JSONL files (SftTrainer's train_log.jsonl), one object per step with "step", "loss" and "tokens_per_s".
 Self-test logs (--selftest): the output of `sharptune launch --selftest equivalence`, lines such as
 "[rank 0] equivalence step 3 loss 1.234567 tokens 4096 seconds 0.0123" (rank 0's lines are used).
 
@@ -29,7 +29,7 @@ def read(path, selftest):
             elif line.strip():
                 row = json.loads(line)
                 if "loss" in row and "step" in row:
-                    steps[int(row["step"])] = (float(row["loss"]), row.get("tokens_per_second"))
+                    steps[int(row["step"])] = (float(row["loss"]), row.get("tokens_per_s", row.get("tokens_per_second")))
     return steps
 
 

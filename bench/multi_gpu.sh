@@ -10,9 +10,9 @@
 #    (B/2 each) must give the same loss curve (the selftest's own loop, independent of the trainer).
 # 4. When `sharptune train` exists: the real trainer, 1 GPU with global batch B against 2 GPUs with B/2 per GPU
 #    (same seed): loss curves must agree within bf16 noise and tokens/s must scale by >= 1.8x. Set
-#    TRAIN_CONFIG to a `train --config` file whose per-device batch is B; TRAIN_CONFIG_2GPU to the same with B/2
-#    (and everything else equal). Each run must write a JSONL log with "step", "loss" and "tokens_per_second"
-#    (set LOG_NAME if the trainer names it otherwise than training-log.jsonl in its output dir).
+#    TRAIN_CONFIG to a `train --config` file whose batch_size is B; TRAIN_CONFIG_2GPU to the same with B/2 and
+#    another output_dir (everything else equal); TRAIN_OUT_1GPU / TRAIN_OUT_2GPU to those output dirs. The trainer
+#    writes train_log.jsonl there ("step", "loss", "tokens_per_s"; LOG_NAME overrides the file name).
 #
 # NVLink multicast stays off: NCCL_NVLS_ENABLE=0 (also set by the launcher in every rank).
 set -uo pipefail
@@ -34,12 +34,12 @@ else
 fi
 
 echo "== 2. a rank killed mid-job"
-start=$(date +%s.%N)
+start=$(date +%s%N)
 st launch --gpus 2 --selftest nccl --fail-rank 1 --fail-mode kill >"$out/kill.log" 2>&1
 code=$?
-took=$(echo "$(date +%s.%N) - $start" | bc)
+took=$(( ($(date +%s%N) - start) / 1000000 ))
 if [ "$code" -ne 0 ] && grep -q 'error: rank 1 was killed by signal 9' "$out/kill.log"; then
-  summary+=("kill rank 1: job ended with code $code in ${took}s (whole run, start-up included), error names rank 1")
+  summary+=("kill rank 1: job ended with code $code, ${took} ms after launch (start-up included), error names rank 1")
 else
   summary+=("kill rank 1: FAILED (code $code, see $out/kill.log)"); status=1
 fi
@@ -53,15 +53,14 @@ python3 "$here/bench/compare_loss_curves.py" --selftest "$out/equivalence-1.log"
 
 echo "== 4. the trainer: 1 GPU (global batch B) vs 2 GPUs (B/2 each)"
 if [ -n "${TRAIN_CONFIG:-}" ] && st train --help >/dev/null 2>&1; then
-  log="${LOG_NAME:-training-log.jsonl}"
-  st train --config "$TRAIN_CONFIG" --output "$out/train-1gpu" 2>&1 | tee "$out/train-1gpu.log" || status=1
-  st launch --gpus 2 -- train --config "${TRAIN_CONFIG_2GPU:?set TRAIN_CONFIG_2GPU (per-device batch B/2)}" --output "$out/train-2gpu" 2>&1 \
-    | tee "$out/train-2gpu.log" || status=1
-  python3 "$here/bench/compare_loss_curves.py" "$out/train-1gpu/$log" "$out/train-2gpu/$log" --tolerance 0.03 --min-speedup 1.8 \
-    | tee "$out/train-compare.txt" && summary+=("trainer: $(tail -1 "$out/train-compare.txt")") \
+  log="${LOG_NAME:-train_log.jsonl}"
+  st train --config "$TRAIN_CONFIG" 2>&1 | tee "$out/train-1gpu.log" || status=1
+  st launch --gpus 2 -- train --config "${TRAIN_CONFIG_2GPU:?set TRAIN_CONFIG_2GPU (per-device batch B/2)}" 2>&1 | tee "$out/train-2gpu.log" || status=1
+  python3 "$here/bench/compare_loss_curves.py" "${TRAIN_OUT_1GPU:?output_dir of TRAIN_CONFIG}/$log" "${TRAIN_OUT_2GPU:?output_dir of TRAIN_CONFIG_2GPU}/$log" \
+    --tolerance 0.03 --min-speedup 1.8 | tee "$out/train-compare.txt" && summary+=("trainer: $(tail -1 "$out/train-compare.txt")") \
     || { summary+=("trainer: FAILED (see $out/train-compare.txt)"); status=1; }
 else
-  summary+=("trainer: skipped (set TRAIN_CONFIG and TRAIN_CONFIG_2GPU once 'sharptune train' exists)")
+  summary+=("trainer: skipped (set TRAIN_CONFIG, TRAIN_CONFIG_2GPU, TRAIN_OUT_1GPU, TRAIN_OUT_2GPU once 'sharptune train' takes --gpus)")
 fi
 
 echo

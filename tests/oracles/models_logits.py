@@ -28,10 +28,13 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 def load(model_dir, dtype, device):
     torch.cuda.synchronize() if device.startswith("cuda") else None
     start = time.perf_counter()
+    kwargs = dict(attn_implementation="sdpa")
     try:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, device_map=device, attn_implementation="sdpa")
-    except TypeError:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=dtype, device_map=device, attn_implementation="sdpa")
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, device_map=device, **kwargs)
+    except TypeError:  # transformers 4.x names it torch_dtype
+        model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=dtype, device_map=device, **kwargs)
+    except (ImportError, ValueError):  # device_map needs accelerate on some versions
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, **kwargs).to(device)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return model.eval(), time.perf_counter() - start

@@ -19,7 +19,7 @@ public static class GgufExporter
     {
         var config = HfModelHyperparameters.Load(hfModelDirectory);
         var vocabulary = GgufVocabulary.Load(hfModelDirectory, config);
-        using var source = SafetensorsTensorSource.Open(hfModelDirectory);
+        using var source = CheckpointTensorSource.Open(hfModelDirectory);
         string name = options?.Name ?? new DirectoryInfo(Path.GetFullPath(hfModelDirectory)).Name;
         return Export(config, vocabulary, source, outPath, fileType, progress, (options ?? new GgufExportOptions()) with { Name = name }, cancellationToken);
     }

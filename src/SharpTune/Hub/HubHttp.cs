@@ -56,7 +56,7 @@ internal sealed class HubHttp : IDisposable
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is HubTransientException { RetryAfter: { } wait } ? wait : (TimeSpan?)null),
                 OnRetry = args =>
                 {
-                    Log($"retry {args.AttemptNumber + 1}/{options.MaxRetries} in {args.RetryDelay.TotalSeconds:0.###} s: {Describe(args.Outcome.Exception)}");
+                    Log($"retry {args.AttemptNumber + 1}/{Math.Max(1, options.MaxRetries)} in {args.RetryDelay.TotalSeconds:0.###} s: {Describe(args.Outcome.Exception)}");
                     return ValueTask.CompletedTask;
                 },
             })
@@ -81,7 +81,7 @@ internal sealed class HubHttp : IDisposable
         catch (Exception e) when (e is HubTransientException or FlurlHttpException or HttpRequestException or IOException or TimeoutException
                                    && !cancellationToken.IsCancellationRequested)
         {
-            throw new HubUnreachableException(Redactor.Redact($"{what} failed after {_options.MaxRetries + 1} attempts: {Describe(e)}"));
+            throw new HubUnreachableException(Redactor.Redact($"{what} failed after {Math.Max(1, _options.MaxRetries) + 1} attempts: {Describe(e)}"));
         }
     }
 

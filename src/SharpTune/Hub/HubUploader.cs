@@ -12,6 +12,9 @@ namespace SharpTune.Hub;
 /// </summary>
 internal sealed class HubUploader(HubHttp http, HubClient client)
 {
+    /// <summary>The largest file sent inline (base64 in the commit body); the Hub routes anything near this to LFS.</summary>
+    private const long MaxInlineBytes = 64L << 20;
+
     private static readonly string[] IgnoredFolders = [".git/", ".cache/huggingface/"];
 
     public Task<HubUploadResult> UploadFolderAsync(string repoId, RepoType type, string folder, string commitMessage, string revision,
@@ -106,6 +109,11 @@ internal sealed class HubUploader(HubHttp http, HubClient client)
                 http.Log($"{file.RepoPath}: ignored by the repo's .gitignore, skipped");
                 skipped.Add(file.RepoPath);
                 continue;
+            }
+
+            if (mode != "lfs" && file.Size > MaxInlineBytes)
+            {
+                throw new SharpTuneException($"{file.LocalPath}: the Hub asked for this {file.Size}-byte file inline, not through LFS; files over {MaxInlineBytes >> 20} MiB are only sent through LFS");
             }
 
             (mode == "lfs" ? lfs : regular).Add(file);

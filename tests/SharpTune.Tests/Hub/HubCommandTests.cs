@@ -2,7 +2,7 @@ using SharpTune.Hub;
 
 namespace SharpTune.Tests.Hub;
 
-/// <summary>The <c>sharptune hub</c> commands, run as a process with the Hub settings in its environment.</summary>
+/// <summary>The <c>sharptune hub</c> commands: in this process with given settings, and as a process with the settings in its environment.</summary>
 public sealed class HubCommandTests
 {
     private const string Token = "hf_CliSecretToken0123456789abcdefXYZ";
@@ -28,6 +28,24 @@ public sealed class HubCommandTests
         return result!.Value;
     }
 
+    /// <summary>Runs <c>sharptune hub ...</c> in this process, with the Hub settings given instead of read from the environment.</summary>
+    internal static async Task<(int ExitCode, string StdOut, string StdErr)> RunInProcessAsync(HubOptions options, params string[] arguments)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var root = new System.CommandLine.RootCommand { SharpTune.Cli.Commands.HubCommand.Create(new SharpTune.Cli.CliContext(stdout, stderr), () => options) };
+        try
+        {
+            int code = await root.Parse(arguments).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+            return (code, stdout.ToString(), stderr.ToString());
+        }
+        catch (SharpTuneException e)
+        {
+            stderr.WriteLine("error: " + e.Message);
+            return (e.ExitCode, stdout.ToString(), stderr.ToString());
+        }
+    }
+
     [Fact]
     public async Task Download_prints_the_snapshot_folder_and_upload_publishes_a_folder()
     {
@@ -36,10 +54,10 @@ public sealed class HubCommandTests
         server.WriteTokens.Add(Token);
         var (_, commit, files) = HubTestRepos.Model(server.Store);
         using var temp = new TempFolder();
-        var environment = Environment(server, temp.Combine("home"), Token);
+        var options = server.Options(temp.Combine("home", "hub"), Token);
         var printed = new List<string>();
 
-        var (code, stdout, stderr) = RunCli(environment, "hub", "download", HubTestRepos.ModelId, "--include", "*.json", "--revision", "main", "--local-dir", temp.Combine("local"));
+        var (code, stdout, stderr) = await RunInProcessAsync(options, "hub", "download", HubTestRepos.ModelId, "--include", "*.json", "--revision", "main", "--local-dir", temp.Combine("local"));
         printed.AddRange([stdout, stderr]);
         Assert.True(code == 0, stderr);
         Assert.Equal(temp.Combine("local"), stdout.Trim());
@@ -51,7 +69,7 @@ public sealed class HubCommandTests
 
         Directory.CreateDirectory(temp.Combine("publish"));
         File.WriteAllBytes(temp.Combine("publish", "model.gguf"), HubTestRepos.Bytes(100_000, 3));
-        (code, stdout, stderr) = RunCli(environment, "hub", "upload", "me/cli-model", temp.Combine("publish"), "--private", "--message", "from the cli");
+        (code, stdout, stderr) = await RunInProcessAsync(options, "hub", "upload", "me/cli-model", temp.Combine("publish"), "--private", "--message", "from the cli");
         printed.AddRange([stdout, stderr]);
         Assert.True(code == 0, stderr);
         var repo = server.Store.Find(RepoType.Model, "me/cli-model")!;
@@ -60,7 +78,7 @@ public sealed class HubCommandTests
         Assert.Equal($"{server.Endpoint}/me/cli-model/commit/{repo.Refs["main"]}", stdout.Trim());
         Assert.Contains("uploaded 1 files (1 through LFS), skipped 0 unchanged", stderr);
 
-        (code, stdout, stderr) = RunCli(environment, "hub", "upload", "me/cli-model", temp.Combine("publish"));
+        (code, stdout, stderr) = await RunInProcessAsync(options, "hub", "upload", "me/cli-model", temp.Combine("publish"));
         printed.AddRange([stdout, stderr]);
         Assert.True(code == 0, stderr);
         Assert.Contains("nothing changed, no commit", stdout);

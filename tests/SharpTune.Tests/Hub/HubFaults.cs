@@ -19,8 +19,9 @@ internal sealed class HubFaults
         public string? Method { get; } = method;
     }
 
-    private sealed class DropFault(string pathContains, long afterBytes, int times)
+    private sealed class DropFault(string pathContains, long afterBytes, int times, TimeSpan? stall = null)
     {
+        public TimeSpan? Stall { get; } = stall;
         public string PathContains { get; } = pathContains;
         public long AfterBytes { get; } = afterBytes;
         public int Remaining { get; set; } = times;
@@ -65,7 +66,16 @@ internal sealed class HubFaults
         }
     }
 
-    public long? TakeDrop(string path)
+    /// <summary>The next matching body stops sending for <paramref name="stall"/> after <paramref name="afterBytes"/> bytes (a stalled transfer).</summary>
+    public void Stall(string pathContains, long afterBytes, TimeSpan stall)
+    {
+        lock (_gate)
+        {
+            _drops.Add(new DropFault(pathContains, afterBytes, 1, stall));
+        }
+    }
+
+    public (long AfterBytes, TimeSpan? Stall)? TakeInterruption(string path)
     {
         lock (_gate)
         {
@@ -74,7 +84,7 @@ internal sealed class HubFaults
                 if (fault.Remaining > 0 && path.Contains(fault.PathContains, StringComparison.Ordinal))
                 {
                     fault.Remaining--;
-                    return fault.AfterBytes;
+                    return (fault.AfterBytes, fault.Stall);
                 }
             }
 

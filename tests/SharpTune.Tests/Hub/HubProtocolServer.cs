@@ -274,10 +274,24 @@ internal sealed class HubProtocolServer : IAsyncDisposable
             return;
         }
 
-        if (Faults.TakeDrop(context.Request.Path.Value ?? "") is { } dropAfter && dropAfter < content.Length - start)
+        if (Faults.TakeInterruption(context.Request.Path.Value ?? "") is { } interruption && interruption.AfterBytes < content.Length - start)
         {
-            await context.Response.Body.WriteAsync(content.AsMemory((int)start, (int)dropAfter));
+            await context.Response.Body.WriteAsync(content.AsMemory((int)start, (int)interruption.AfterBytes));
             await context.Response.Body.FlushAsync();
+            if (interruption.Stall is { } stall)
+            {
+                try
+                {
+                    await Task.Delay(stall, context.RequestAborted);
+                    await context.Response.Body.WriteAsync(content.AsMemory((int)(start + interruption.AfterBytes)), context.RequestAborted);
+                }
+                catch (Exception e) when (e is OperationCanceledException or IOException)
+                {
+                }
+
+                return;
+            }
+
             context.Abort();
             return;
         }

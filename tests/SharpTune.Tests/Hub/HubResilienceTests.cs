@@ -40,6 +40,23 @@ public sealed class HubResilienceTests
     }
 
     [Fact]
+    public async Task A_stalled_transfer_times_out_and_resumes()
+    {
+        await using var server = await HubProtocolServer.StartAsync();
+        var (_, _, files) = HubTestRepos.Model(server.Store);
+        server.Faults.Stall("/cdn/", afterBytes: 100_000, stall: TimeSpan.FromSeconds(5));
+        using var temp = new TempFolder();
+        var log = new List<string>();
+        using var client = new HubClient(server.Options(temp.Path, log: log.Add) with { ReadTimeout = TimeSpan.FromMilliseconds(400) });
+
+        string path = await client.DownloadFileAsync(HubTestRepos.ModelId, "model.safetensors", cancellationToken: Ct);
+
+        Assert.Equal(files["model.safetensors"], File.ReadAllBytes(path));
+        Assert.Contains(log, l => l.Contains("no data for 0.4 s after byte 100000", StringComparison.Ordinal));
+        Assert.Equal([null, "bytes=100000-"], server.Requests.Where(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).Select(r => r.Range));
+    }
+
+    [Fact]
     public async Task A_download_interrupted_in_an_earlier_run_resumes_from_the_incomplete_blob()
     {
         await using var server = await HubProtocolServer.StartAsync();

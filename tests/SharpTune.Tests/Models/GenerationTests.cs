@@ -113,6 +113,27 @@ public sealed class GenerationTests
     }
 
     [Fact]
+    public void Generating_and_running_forward_passes_leave_no_live_tensors_behind()
+    {
+        _ = TorchFixture.Runtime;
+        using var model = TestModels.Create(TestModels.Config(ModelFamily.Qwen3, tied: false));
+        var generator = new TextGenerator(model);
+        var options = new GenerationOptions { MaxNewTokens = 6, EosTokenIds = [], Temperature = 0.7, RepetitionPenalty = 1.2, TopP = 0.9 };
+        Run(generator, Prompts, options);
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++)
+        {
+            Run(generator, Prompts, options with { Seed = i });
+            Run(generator, Prompts, options with { UseCache = false, MaxNewTokens = 2 });
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            model.forward(tensor(new long[] { 1, 2, 3, 4, 5, 6 }, [2, 3]), tensor(new long[] { 0, 1, 1, 1, 1, 1 }, [2, 3]));
+        }
+
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void Logits_processors_follow_the_transformers_definitions()
     {
         _ = TorchFixture.Runtime;

@@ -62,6 +62,22 @@ public static class LocalLauncher
         return new LaunchResult(exits, rootCause, started.Elapsed, cancelled);
     }
 
+    /// <summary>
+    /// For <c>sharptune train --gpus N</c> and the pipeline's TrainLoRA stage (setting <c>gpus</c>): null when there
+    /// is nothing to launch (N is 1, or this process already is a rank of a job), so the caller trains in-process;
+    /// else runs this tool with <paramref name="toolArguments"/> (which must not ask for --gpus again) as N ranks
+    /// and returns how that ended.
+    /// </summary>
+    public static LaunchResult? RunThisToolOnGpus(int gpus, IReadOnlyList<string> toolArguments, TextWriter stdout, TextWriter stderr, CancellationToken cancellation = default)
+    {
+        if (gpus <= 1 || DistributedEnvironment.FromEnvironment().IsDistributed)
+        {
+            return null;
+        }
+
+        return Run(LaunchOptions.ForThisTool(gpus, toolArguments), stdout, stderr, cancellation);
+    }
+
     /// <summary>The environment of local rank <paramref name="localRank"/> (what <see cref="Run"/> sets; the rest is inherited).</summary>
     public static Dictionary<string, string> RankEnvironment(LaunchOptions options, int localRank, int masterPort, string? cudaVisibleDevice, Func<string, string?> parent)
     {

@@ -15,6 +15,7 @@ public sealed class CheckpointDirectory : IDisposable
 
     private readonly Dictionary<string, SafetensorsFile> _fileOfTensor;
     private readonly List<SafetensorsFile> _files;
+    private readonly PinnedStaging _staging = new();
 
     private CheckpointDirectory(string directory, List<SafetensorsFile> files, Dictionary<string, SafetensorsFile> fileOfTensor, bool sharded)
     {
@@ -64,7 +65,8 @@ public sealed class CheckpointDirectory : IDisposable
         _fileOfTensor.TryGetValue(name, out var file) ? file : throw new SharpTuneException($"{Directory}: the checkpoint has no tensor '{name}'");
 
     /// <inheritdoc cref="SafetensorsFile.ReadTensor"/>
-    public Tensor ReadTensor(string name, ScalarType? dtype = null, Device? device = null) => FileOf(name).ReadTensor(name, dtype, device);
+    /// <remarks>Tensors bound for a GPU go through a reused pinned host buffer (see <see cref="PinnedStaging"/>).</remarks>
+    public Tensor ReadTensor(string name, ScalarType? dtype = null, Device? device = null) => FileOf(name).ReadTensor(name, dtype, device, _staging);
 
     /// <inheritdoc cref="SafetensorsFile.GetBytes"/>
     public ReadOnlySpan<byte> GetBytes(string name) => FileOf(name).GetBytes(name);
@@ -143,6 +145,7 @@ public sealed class CheckpointDirectory : IDisposable
 
     public void Dispose()
     {
+        _staging.Dispose();
         foreach (var file in _files)
         {
             file.Dispose();

@@ -98,17 +98,37 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// Reads a tensor into libtorch memory, converted to <paramref name="dtype"/> (default: as stored) and moved to
     /// <paramref name="device"/> (default: CPU). The caller owns the result.
     /// </summary>
-    public Tensor ReadTensor(string name, ScalarType? dtype = null, Device? device = null)
+    public Tensor ReadTensor(string name, ScalarType? dtype = null, Device? device = null) => ReadTensor(name, dtype, device, null);
+
+    internal Tensor ReadTensor(string name, ScalarType? dtype, Device? device, PinnedStaging? staging)
     {
         var info = Info(name);
         var stored = info.DType.ToScalarType()
             ?? throw new SharpTuneException($"{Path}: tensor '{name}' is {info.DType.Name()}, which TorchSharp cannot hold");
+        var target = dtype ?? stored;
+        var targetDevice = device ?? CPU;
+        if (targetDevice.type == TorchSharp.DeviceType.CUDA && staging?.Rent(stored, info.ElementCount) is { } pinned)
+        {
+            using (pinned)
+            {
+                CopyInParallel(pinned, info);
+                using var shaped = pinned.view(info.Shape);
+                var onDevice = shaped.to(targetDevice);
+                if (target == stored)
+                {
+                    return onDevice;
+                }
+
+                var converted = onDevice.to(target);
+                onDevice.Dispose();
+                return converted;
+            }
+        }
+
         var cpu = empty(info.Shape, stored, CPU);
         try
         {
             CopyInto(cpu, info);
-            var target = dtype ?? stored;
-            var targetDevice = device ?? CPU;
             if (target == stored && targetDevice.type == TorchSharp.DeviceType.CPU)
             {
                 return cpu;
@@ -123,6 +143,23 @@ public sealed unsafe class SafetensorsFile : IDisposable
             cpu.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Copies a tensor's bytes into a contiguous 1-D <paramref name="flat"/> in 64 MiB blocks on several threads.</summary>
+    private void CopyInParallel(Tensor flat, SafetensorsTensorInfo info)
+    {
+        const long block = 64L << 20;
+        long elementSize = info.DType.ElementSize();
+        long elementsPerBlock = block / elementSize;
+        long blocks = (info.ElementCount + elementsPerBlock - 1) / elementsPerBlock;
+        nint source = (nint)DataPointer(info);
+        Parallel.For(0, blocks, i =>
+        {
+            long first = i * elementsPerBlock;
+            long count = Math.Min(elementsPerBlock, info.ElementCount - first);
+            using var part = flat.narrow(0, first, count);
+            part.bytes = new Span<byte>((byte*)source + first * elementSize, checked((int)(count * elementSize)));
+        });
     }
 
     private void CopyInto(Tensor destination, SafetensorsTensorInfo info)
