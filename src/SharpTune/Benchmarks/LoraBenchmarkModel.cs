@@ -87,9 +87,12 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
 
     public long TrainableParameterCount => _trainable.Sum(p => p.Parameter.numel());
 
+    /// <remarks>
+    /// No dispose scope of its own: checkpointed layers keep their inputs and cos/sin until backward, so the caller's
+    /// scope (the trainer's per-micro-batch scope) owns every tensor made here.
+    /// </remarks>
     public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed)
     {
-        using var scope = NewDisposeScope();
         long batch = inputIds.shape[0];
         long seq = inputIds.shape[1];
         var positions = arange(0, seq, ScalarType.Int64, inputIds.device).unsqueeze(0).expand(batch, seq);
@@ -101,7 +104,7 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
             hidden = CheckpointedFunction.Run(x => layer.Forward(x, cos, sin, null, null), hidden, checkpointing, seed + i);
         }
 
-        return _model.Norm.call(hidden).MoveToOuterDisposeScope();
+        return _model.Norm.call(hidden);
     }
 
     public Tensor LmHead(Tensor hidden) => _model.LmHead.call(hidden);
