@@ -8,17 +8,17 @@ set -euo pipefail
 out=${1:?usage: bench/compare.sh OUT.md [MODEL] [BATCH] [SEQ] [STEPS] [WARMUP]}
 model=${2:-llama3-8b}; batch=${3:-2}; seq=${4:-2048}; steps=${5:-3}; warmup=${6:-1}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-sharptune=${SHARPTUNE:-.gpu/run.sh}
+read -r -a sharptune <<< "${SHARPTUNE:-.gpu/run.sh sharptune}"
 common=(--model "$model" --batch "$batch" --seq "$seq" --steps "$steps" --warmup "$warmup")
 
 echo "== HF PEFT LoRA (bf16)" >&2
 python3 bench/hf_peft_bench.py "${common[@]}" --checkpointing layer --json "$work/hf.json" >&2 || echo '{}' > "$work/hf.json"
 echo "== SharpTune LoRA (bf16)" >&2
-"$sharptune" bench "${common[@]}" --mode lora --checkpointing layer --optimizer adamw --json "$work/st_lora.json" >&2 || echo '{}' > "$work/st_lora.json"
+"${sharptune[@]}" bench "${common[@]}" --mode lora --checkpointing layer --optimizer adamw --json "$work/st_lora.json" >&2 || echo '{}' > "$work/st_lora.json"
 echo "== SharpTune QLoRA (NF4, 8-bit AdamW)" >&2
-"$sharptune" bench "${common[@]}" --mode qlora --checkpointing layer --optimizer adamw_8bit --json "$work/st_qlora.json" >&2 || echo '{}' > "$work/st_qlora.json"
+"${sharptune[@]}" bench "${common[@]}" --mode qlora --checkpointing layer --optimizer adamw_8bit --json "$work/st_qlora.json" >&2 || echo '{}' > "$work/st_qlora.json"
 echo "== SharpTune LoRA, kernels off" >&2
-"$sharptune" bench "${common[@]}" --mode lora --checkpointing layer --optimizer adamw --kernels off --json "$work/st_lora_nok.json" >&2 || echo '{}' > "$work/st_lora_nok.json"
+"${sharptune[@]}" bench "${common[@]}" --mode lora --checkpointing layer --optimizer adamw --kernels off --json "$work/st_lora_nok.json" >&2 || echo '{}' > "$work/st_lora_nok.json"
 
 python3 - "$work" "$out" "$model" "$batch" "$seq" "$steps" "$warmup" <<'PY'
 import json, sys, datetime, os
