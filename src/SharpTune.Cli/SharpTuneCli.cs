@@ -31,6 +31,7 @@ public static class SharpTuneCli
         root.Subcommands.Add(QuantizeCommand.Create(context));
         root.Subcommands.Add(TrainCommand.Create(context));
         root.Subcommands.Add(MergeCommand.Create(context));
+        root.Subcommands.Add(BenchCommand.Create(context));
         return root;
     }
 

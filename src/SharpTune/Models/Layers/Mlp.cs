@@ -36,7 +36,9 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var gated = nn.functional.silu(_gateProj.call(input)) * _upProj.call(input);
+        var gated = SharpTune.Kernels.FusedKernels.AppliesTo(input)
+            ? SharpTune.Kernels.SwiGlu.FusedSwiGlu.Apply(_gateProj.call(input), _upProj.call(input))
+            : nn.functional.silu(_gateProj.call(input)) * _upProj.call(input);
         return _downProj.call(gated).MoveToOuterDisposeScope();
     }
 

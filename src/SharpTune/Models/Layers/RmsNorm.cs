@@ -30,6 +30,11 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
+        if (SharpTune.Kernels.FusedKernels.AppliesTo(input))
+        {
+            return SharpTune.Kernels.RmsNorm.FusedRmsNorm.Apply(input, _weight, Eps);
+        }
+
         using var scope = NewDisposeScope();
         var x = input.to(ScalarType.Float32);
         var variance = x.pow(2).mean([-1L], keepdim: true);

@@ -47,6 +47,11 @@ public sealed class RotaryEmbedding
     /// <summary>Applies the rotation to q or k of shape [batch, heads, seq, head_dim]; cos/sin are [batch, seq, head_dim].</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        if (SharpTune.Kernels.FusedKernels.AppliesTo(x))
+        {
+            return SharpTune.Kernels.Rope.FusedRope.Apply(x, cos, sin);
+        }
+
         using var scope = NewDisposeScope();
         var c = cos.unsqueeze(1);
         var s = sin.unsqueeze(1);

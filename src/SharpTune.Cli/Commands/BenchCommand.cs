@@ -1,0 +1,89 @@
+using System.CommandLine;
+using SharpTune.Benchmarks;
+using SharpTune.Cli.Rendering;
+using SharpTune.Runtime;
+using SharpTune.Training;
+
+namespace SharpTune.Cli.Commands;
+
+/// <summary><c>sharptune bench</c>: times LoRA/QLoRA training steps of a random-weight model of real shapes.</summary>
+public static class BenchCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var model = new Option<string>("--model")
+        {
+            Description = $"Model shapes ({string.Join(", ", BenchmarkModels.Names)}); weights are random, drawn on the device.",
+            DefaultValueFactory = _ => "llama3-8b",
+        };
+        var mode = new Option<string>("--mode") { Description = "lora (bf16 base) or qlora (NF4 base).", DefaultValueFactory = _ => "qlora" };
+        var batch = new Option<int>("--batch") { Description = "Sequences per step.", DefaultValueFactory = _ => 2 };
+        var seq = new Option<int>("--seq") { Description = "Tokens per sequence (loss on all of them).", DefaultValueFactory = _ => 2048 };
+        var checkpointing = new Option<string>("--checkpointing")
+        {
+            Description = "none (keep activations), layer (recompute each decoder layer in backward) or offload (layer inputs in pinned host memory).",
+            DefaultValueFactory = _ => "layer",
+        };
+        var steps = new Option<int>("--steps") { Description = "Measured steps.", DefaultValueFactory = _ => 3 };
+        var warmup = new Option<int>("--warmup") { Description = "Steps run first and left out of the statistics.", DefaultValueFactory = _ => 1 };
+        var kernels = new Option<string>("--kernels") { Description = "on: fused CUDA RMSNorm/RoPE/SwiGLU; off: the TorchSharp reference ops.", DefaultValueFactory = _ => "on" };
+        var rank = new Option<int>("--rank") { Description = "LoRA rank on all seven projections (alpha = rank).", DefaultValueFactory = _ => 16 };
+        var optimizer = new Option<string>("--optimizer") { Description = "adamw or adamw_8bit.", DefaultValueFactory = _ => "adamw_8bit" };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
+        var json = new Option<string?>("--json") { Description = "Also write the result as JSON to this file." };
+
+        var command = new Command("bench", "Time real LoRA/QLoRA training steps (forward, loss, backward, AdamW) of a random-weight model of real shapes: " +
+            "median step time after warm-up, tokens/s, MFU (6 x dense params x tokens over the GPU's bf16 peak) and peak GPU memory (NVML).")
+        {
+            model, mode, batch, seq, checkpointing, steps, warmup, kernels, rank, optimizer, device, json,
+        };
+        command.SetAction(parsed =>
+        {
+            var options = new BenchmarkOptions
+            {
+                Model = parsed.GetValue(model)!,
+                Mode = parsed.GetValue(mode)!,
+                Batch = parsed.GetValue(batch),
+                Sequence = parsed.GetValue(seq),
+                Checkpointing = ParseCheckpointing(parsed.GetValue(checkpointing)!),
+                Steps = parsed.GetValue(steps),
+                Warmup = parsed.GetValue(warmup),
+                Kernels = ParseSwitch(parsed.GetValue(kernels)!),
+                LoraRank = parsed.GetValue(rank),
+                Optimizer = parsed.GetValue(optimizer)!,
+                Device = parsed.GetValue(device)!,
+            }.Validated();
+            TorchRuntime.Initialize(GlobalOptions.RuntimeOptions(parsed));
+            BenchmarkResult result;
+            using (var progress = new ConsoleProgress(context.Error))
+            {
+                result = TrainingBenchmark.Run(options, progress);
+            }
+
+            context.Out.Write(result.ToTable());
+            if (parsed.GetValue(json) is { } path)
+            {
+                result.WriteJson(path);
+                context.Out.WriteLine($"wrote {Path.GetFullPath(path)}");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static GradientCheckpointing ParseCheckpointing(string value) => value switch
+    {
+        "none" or "off" => GradientCheckpointing.Off,
+        "layer" or "on" => GradientCheckpointing.On,
+        "offload" => GradientCheckpointing.Offload,
+        _ => throw new SharpTuneException($"bench: --checkpointing must be none, layer or offload, not '{value}'"),
+    };
+
+    private static bool ParseSwitch(string value) => value switch
+    {
+        "on" => true,
+        "off" => false,
+        _ => throw new SharpTuneException($"bench: --kernels must be on or off, not '{value}'"),
+    };
+}
