@@ -24,7 +24,8 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
     {
         Device = device;
         ComputeDtype = dtype;
-        var generator = new Generator((ulong)seed, device);
+        // TorchSharp's Generator is a CPU generator, which CUDA sampling refuses: seed the default generators instead.
+        manual_seed(seed);
         double std = config.InitializerRange;
         _model = CausalLM.Create(config, dtype, device, (name, shape, role) =>
         {
@@ -34,7 +35,7 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
             {
                 // Drawn later, one matrix at a time, straight into NF4 (the 16-bit model is never whole in memory).
                 _ when projection => empty(shape, dtype, device: new Device(DeviceType.META)),
-                WeightRole.Matrix => empty(shape, dtype, device).normal_(0, std, generator),
+                WeightRole.Matrix => empty(shape, dtype, device).normal_(0, std),
                 WeightRole.Bias => zeros(shape, dtype, device: device),
                 _ => ones(shape, dtype, device: device),
             };
@@ -57,7 +58,7 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
             if (quantize)
             {
                 using var scope = NewDisposeScope();
-                var weight = empty([outFeatures, inFeatures], dtype, device).normal_(0, std, generator);
+                var weight = empty([outFeatures, inFeatures], dtype, device).normal_(0, std);
                 baseLayer = Nf4Linear.FromWeight(weight, linear.bias?.detach().clone().MoveToOuterDisposeScope());
                 current.Dispose();
             }

@@ -57,7 +57,8 @@ public static class FusedRmsNorm
                 using var scope = NewDisposeScope();
                 var normalized = (input.to(ScalarType.Float32).view(rows, cols) * rstd.unsqueeze(1)).to(input.dtype);
                 // Backward may run on the autograd engine's device thread, which has no outer dispose scope to move to.
-                dw = (dy.view(rows, cols).to(ScalarType.Float32) * normalized.to(ScalarType.Float32)).sum(0).to(weight.dtype).DetachFromDisposeScope();
+                // (sum([0L]), not sum(0): a bare 0 converts to the ScalarType overload and sums everything.)
+                dw = (dy.view(rows, cols).to(ScalarType.Float32) * normalized.to(ScalarType.Float32)).sum([0L]).to(weight.dtype).DetachFromDisposeScope();
             }
 
             return [dx, dw!, null!]; // one gradient per argument of apply: input, weight, epsilon
