@@ -7,6 +7,7 @@ using SharpTune.Models;
 using SharpTune.Models.Tokenization;
 using SharpTune.Progress;
 using SharpTune.Runtime;
+using SharpTune.Training;
 using static TorchSharp.torch;
 
 namespace SharpTune.Evaluation;
@@ -64,25 +65,12 @@ public static class BeforeAfterEvaluation
             $"{device.type.ToString().ToLowerInvariant()}, {dtype.ToString().ToLowerInvariant()}");
     }
 
-    /// <summary>auto: CUDA when libtorch has it, else the CPU; precision auto: bf16 on CUDA, fp32 on the CPU.</summary>
+    /// <summary>The trainer's device and precision rules (<see cref="TrainingRun"/>), after loading libtorch.</summary>
     public static (Device Device, ScalarType DType) ResolveDevice(string device, string precision, TorchRuntimeOptions runtime)
     {
-        var info = TorchRuntime.Initialize(runtime);
-        bool cuda = device switch
-        {
-            "cuda" when !info.CudaAvailable => throw new SharpTuneException("device cuda was asked for, but CUDA is not available (run 'sharptune doctor --device cuda')"),
-            "cuda" => true,
-            "cpu" => false,
-            _ => info.CudaAvailable,
-        };
-        var dtype = precision switch
-        {
-            "bf16" => ScalarType.BFloat16,
-            "fp16" => ScalarType.Float16,
-            "fp32" => ScalarType.Float32,
-            _ => cuda ? ScalarType.BFloat16 : ScalarType.Float32,
-        };
-        return (cuda ? CUDA : CPU, dtype);
+        TorchRuntime.Initialize(runtime);
+        var target = TrainingRun.ResolveDevice(device);
+        return (target, TrainingRun.ResolveDType(precision, target));
     }
 
     private static string Field(DataRecord record, string name) => record.Fields[name]?.ToString() ?? "";
