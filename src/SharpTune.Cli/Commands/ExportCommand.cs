@@ -1,4 +1,6 @@
 using System.CommandLine;
+using SharpTune.Runtime;
+using SharpTune.Lora;
 using SharpTune.Cli.Rendering;
 using SharpTune.Gguf;
 
@@ -38,14 +40,18 @@ public static class ExportCommand
             Description = "Hugging Face model directory: config.json, *.safetensors, tokenizer.json, tokenizer_config.json (a merged LoRA model is one).",
             Required = true,
         };
+        var adapter = new Option<string?>("--adapter")
+        {
+            Description = "A PEFT LoRA adapter directory to merge into --model first (the merged 16-bit model is temporary).",
+        };
         var quant = QuantOption("q8_0");
-        var output = new Option<string?>("--out") { Description = "Output directory (default: <model>/gguf)." };
+        var output = new Option<string?>("--out") { Description = "Output directory (default: <adapter or model>/gguf)." };
         var system = new Option<string?>("--system") { Description = "SYSTEM message for the Ollama Modelfile." };
         var name = new Option<string?>("--name") { Description = "Model name for general.name and the file names (default: the model directory's name)." };
         var threads = new Option<int?>("--threads") { Description = "Threads that quantize (default: all cores)." };
         var command = new Command("gguf", "Export a Hugging Face model directory to GGUF (llama.cpp, Ollama) with an Ollama Modelfile beside each file.")
         {
-            model, quant, output, system, name, threads,
+            model, adapter, quant, output, system, name, threads,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -55,10 +61,19 @@ public static class ExportCommand
                 throw new SharpTuneException($"--model {modelDirectory}: directory not found");
             }
 
+            string? adapterDirectory = parsed.GetValue(adapter);
+            if (adapterDirectory is not null && !Directory.Exists(adapterDirectory))
+            {
+                throw new SharpTuneException($"--adapter {adapterDirectory}: directory not found");
+            }
+
             var types = ParseQuants(parsed.GetValue(quant)!);
-            string outDirectory = parsed.GetValue(output) ?? Path.Combine(modelDirectory, "gguf");
+            string named = adapterDirectory ?? modelDirectory;
+            string outDirectory = parsed.GetValue(output) ?? Path.Combine(named, "gguf");
             Directory.CreateDirectory(outDirectory);
-            string modelName = parsed.GetValue(name) ?? new DirectoryInfo(Path.GetFullPath(modelDirectory)).Name;
+            string modelName = parsed.GetValue(name) ?? new DirectoryInfo(Path.GetFullPath(named)).Name;
+            using var merged = adapterDirectory is null ? null : MergedModel.Create(modelDirectory, adapterDirectory, parsed, context);
+            modelDirectory = merged?.Directory ?? modelDirectory;
             string? chatTemplate = GgufVocabulary.Load(modelDirectory, HfModelHyperparameters.Load(modelDirectory)).ChatTemplate;
             using var progress = new ConsoleProgress(context.Error);
             foreach (var type in types)
@@ -74,6 +89,32 @@ public static class ExportCommand
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    /// <summary>Base + adapter merged (through <see cref="LoraMerger"/>) into a temporary 16-bit model directory.</summary>
+    private sealed class MergedModel : IDisposable
+    {
+        private MergedModel(string directory) => Directory = directory;
+
+        public string Directory { get; }
+
+        public static MergedModel Create(string modelDirectory, string adapterDirectory, ParseResult parsed, CliContext context)
+        {
+            TorchRuntime.Initialize(GlobalOptions.RuntimeOptions(parsed));
+            string directory = Path.Combine(Path.GetTempPath(), "sharptune-merge-" + Guid.NewGuid().ToString("N"));
+            using var progress = new ConsoleProgress(context.Error);
+            var result = LoraMerger.Merge(modelDirectory, adapterDirectory, directory, progress: progress);
+            context.Error.WriteLine($"merged {result.MergedModules} adapted projections of {adapterDirectory} into {modelDirectory} ({result.DType})");
+            return new MergedModel(directory);
+        }
+
+        public void Dispose()
+        {
+            if (System.IO.Directory.Exists(Directory))
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+        }
     }
 
     private static Command CreateBench(CliContext context)

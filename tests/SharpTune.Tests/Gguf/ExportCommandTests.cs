@@ -1,5 +1,8 @@
 using SharpTune.Cli;
 using SharpTune.Gguf;
+using SharpTune.Lora;
+using SharpTune.Models;
+using static TorchSharp.torch;
 
 namespace SharpTune.Tests.Gguf;
 
@@ -11,6 +14,46 @@ public sealed class ExportCommandTests
         var stderr = new StringWriter();
         int code = SharpTuneCli.Run(args, stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Export_gguf_with_an_adapter_exports_the_merged_model()
+    {
+        _ = TorchFixture.Runtime;
+        using var dir = new TempDirectory();
+        string hf = new TinyHfModel("llama", Hidden: 64, Intermediate: 128, Layers: 2, Tokenizer: "llama-bpe", Tied: false, Seed: 5).Write(dir.File("base"));
+        string adapterDir = dir.File("adapter");
+        using (var adapted = new LoraCausalLM(CausalLM.Load(hf, ScalarType.Float32, CPU), new LoraConfig { Rank = 4, Alpha = 8 }))
+        {
+            var generator = new Generator(17);
+            using var noGrad = no_grad();
+            foreach (var (_, layer) in adapted.Adapters)
+            {
+                layer.LoraB.normal_(0, 0.05, generator);
+            }
+
+            adapted.SaveAdapter(adapterDir);
+        }
+
+        // The oracle: the same adapter merged by `sharptune merge`'s library call, then exported without one.
+        LoraMerger.Merge(hf, adapterDir, dir.File("merged"), ScalarType.Float32);
+        int mergeFoldersBefore = Directory.GetDirectories(Path.GetTempPath(), "sharptune-merge-*").Length;
+        var (code, _, error) = Run("export", "gguf", "--model", hf, "--adapter", adapterDir, "--quant", "f32", "--out", dir.File("a"), "--name", "m");
+        Assert.True(code == 0, error);
+        Assert.Contains("merged", error);
+        Assert.Equal(0, Run("export", "gguf", "--model", dir.File("merged"), "--quant", "f32", "--out", dir.File("b"), "--name", "m").ExitCode);
+        Assert.Equal(0, Run("export", "gguf", "--model", hf, "--quant", "f32", "--out", dir.File("c"), "--name", "m").ExitCode);
+
+        using var withAdapter = GgufReader.Open(dir.File("a/m.f32.gguf"));
+        using var merged = GgufReader.Open(dir.File("b/m.f32.gguf"));
+        using var plain = GgufReader.Open(dir.File("c/m.f32.gguf"));
+        foreach (var name in new[] { "blk.0.attn_q.weight", "blk.1.ffn_down.weight" })
+        {
+            Assert.Equal(merged.ReadTensorAsFloat32(name), withAdapter.ReadTensorAsFloat32(name));
+            Assert.NotEqual(plain.ReadTensorAsFloat32(name), withAdapter.ReadTensorAsFloat32(name));
+        }
+
+        Assert.Equal(mergeFoldersBefore, Directory.GetDirectories(Path.GetTempPath(), "sharptune-merge-*").Length); // the temporary merge is removed
     }
 
     [Fact]
