@@ -8,11 +8,12 @@
 # 2. Failure handling: rank 1 is SIGKILLed mid-job; the job must end within seconds, naming rank 1.
 # 3. Data-parallel equivalence: the same tiny model trained with global batch B on 1 GPU and on 2 GPUs
 #    (B/2 each) must give the same loss curve (the selftest's own loop, independent of the trainer).
-# 4. When `sharptune train` exists: the real trainer, 1 GPU with global batch B against 2 GPUs with B/2 per GPU
-#    (same seed): loss curves must agree within bf16 noise and tokens/s must scale by >= 1.8x. Set
-#    TRAIN_CONFIG to a `train --config` file whose batch_size is B; TRAIN_CONFIG_2GPU to the same with B/2 and
-#    another output_dir (everything else equal); TRAIN_OUT_1GPU / TRAIN_OUT_2GPU to those output dirs. The trainer
-#    writes train_log.jsonl there ("step", "loss", "tokens_per_s"; LOG_NAME overrides the file name).
+# 4. The real trainer, 1 GPU with global batch B against `train --gpus 2` with B/2 per GPU (same seed): loss
+#    curves must agree within bf16 noise and tokens/s must scale by >= 1.8x. By default it makes its own setup
+#    (a random llama3.2-1b-shaped model, TRAIN_SHAPE to change it; the medical set packed to 2048 tokens; B = 8;
+#    TRAIN_STEPS steps, default 30). Or set TRAIN_CONFIG to a `train --config` file whose batch_size is B,
+#    TRAIN_CONFIG_2GPU to the same with B/2 and another output_dir, TRAIN_OUT_1GPU / TRAIN_OUT_2GPU to those
+#    output dirs. The trainer writes train_log.jsonl there ("step", "loss", "tokens_per_s").
 #
 # NVLink multicast stays off: NCCL_NVLS_ENABLE=0 (also set by the launcher in every rank).
 set -uo pipefail
@@ -52,16 +53,38 @@ python3 "$here/bench/compare_loss_curves.py" --selftest "$out/equivalence-1.log"
   || { summary+=("equivalence (selftest): FAILED (see $out/equivalence.txt)"); status=1; }
 
 echo "== 4. the trainer: 1 GPU (global batch B) vs 2 GPUs (B/2 each)"
-if [ -n "${TRAIN_CONFIG:-}" ] && st train --help >/dev/null 2>&1; then
-  log="${LOG_NAME:-train_log.jsonl}"
-  st train --config "$TRAIN_CONFIG" 2>&1 | tee "$out/train-1gpu.log" || status=1
-  st launch --gpus 2 -- train --config "${TRAIN_CONFIG_2GPU:?set TRAIN_CONFIG_2GPU (per-device batch B/2)}" 2>&1 | tee "$out/train-2gpu.log" || status=1
-  python3 "$here/bench/compare_loss_curves.py" "${TRAIN_OUT_1GPU:?output_dir of TRAIN_CONFIG}/$log" "${TRAIN_OUT_2GPU:?output_dir of TRAIN_CONFIG_2GPU}/$log" \
-    --tolerance 0.03 --min-speedup 1.8 | tee "$out/train-compare.txt" && summary+=("trainer: $(tail -1 "$out/train-compare.txt")") \
-    || { summary+=("trainer: FAILED (see $out/train-compare.txt)"); status=1; }
-else
-  summary+=("trainer: skipped (set TRAIN_CONFIG, TRAIN_CONFIG_2GPU, TRAIN_OUT_1GPU, TRAIN_OUT_2GPU once 'sharptune train' takes --gpus)")
+if [ -z "${TRAIN_CONFIG:-}" ]; then
+  # Our own setup: a random-weight model of a real shape (TRAIN_SHAPE, default llama3.2-1b) on the shipped medical
+  # set, packed into 2048-token rows; global batch 8 x 2048 tokens; QLoRA r=16 on all seven projections.
+  work="$out/trainer"; rm -rf "$work"; mkdir -p "$work"
+  tok="$here/.tools/tokenizers/llama3"
+  st init-model --arch llama --shape "${TRAIN_SHAPE:-llama3.2-1b}" --tokenizer "$tok" --out "$work/model" >"$work/init.log" 2>&1 || status=1
+  st data format --source "$here/datasets/medical/train.jsonl" --template medical-cot --tokenizer "$tok" --out "$work/data" >"$work/data.log" 2>&1 || status=1
+  for n in 1 2; do
+    cat >"$work/train-$n.yaml" <<EOF
+model: $work/model
+dataset: $work/data
+output_dir: $work/out-$n
+max_steps: ${TRAIN_STEPS:-30}
+batch_size: $((8 / n))
+gradient_accumulation: 1
+max_sequence_length: 2048
+packing: true
+learning_rate: 1.0e-3
+warmup_steps: 3
+save_steps: 0
+device: cuda
+gpus: $n
+EOF
+  done
+  TRAIN_CONFIG="$work/train-1.yaml"; TRAIN_CONFIG_2GPU="$work/train-2.yaml"; TRAIN_OUT_1GPU="$work/out-1"; TRAIN_OUT_2GPU="$work/out-2"
 fi
+log="${LOG_NAME:-train_log.jsonl}"
+st train --config "$TRAIN_CONFIG" 2>&1 | tee "$out/train-1gpu.log" | grep -v '^train \[' || status=1
+st train --config "${TRAIN_CONFIG_2GPU:?set TRAIN_CONFIG_2GPU (per-device batch B/2)}" --gpus 2 2>&1 | tee "$out/train-2gpu.log" | grep -v 'train \[' || status=1
+python3 "$here/bench/compare_loss_curves.py" "${TRAIN_OUT_1GPU:?output_dir of TRAIN_CONFIG}/$log" "${TRAIN_OUT_2GPU:?output_dir of TRAIN_CONFIG_2GPU}/$log" \
+  --tolerance 0.03 --min-speedup 1.8 | tee "$out/train-compare.txt" && summary+=("trainer: $(tail -1 "$out/train-compare.txt")") \
+  || { summary+=("trainer: FAILED (see $out/train-compare.txt)"); status=1; }
 
 echo
 echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1) x $(nvidia-smi -L | wc -l))"

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SharpTune.Benchmarks;
 using SharpTune.Cli.Rendering;
 using SharpTune.Models;
 using SharpTune.Runtime;
@@ -22,6 +23,12 @@ public static class InitModelCommand
             DefaultValueFactory = _ => "tiny",
         };
         size.AcceptOnlyFromAmong("tiny", "small");
+        var shape = new Option<string?>("--shape")
+        {
+            Description = $"A full-size architecture instead of --size, with random weights ({string.Join(", ", BenchmarkModels.Names)}; " +
+                "--arch must be its family): for GPU training runs and benchmarks of real shapes.",
+        };
+        shape.AcceptOnlyFromAmong([.. BenchmarkModels.Names]);
         var output = new Option<string>("--out") { Description = "The directory to write (created if missing).", Required = true };
         var seed = new Option<long>("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 0 };
         var tokenizer = new Option<string?>("--tokenizer")
@@ -35,7 +42,7 @@ public static class InitModelCommand
 
         var command = new Command("init-model", "Write a complete Hugging Face model directory (config.json, generation_config.json, model.safetensors, tokenizer) with seeded random weights, for tests and demos.")
         {
-            arch, size, output, seed, tokenizer, tied, dtype,
+            arch, size, shape, output, seed, tokenizer, tied, dtype,
         };
         command.SetAction(parsed =>
         {
@@ -53,7 +60,13 @@ public static class InitModelCommand
                 parsed.GetValue(seed),
                 parsed.GetValue(tokenizer),
                 parsed.GetValue(tied),
-                CausalLM.ParseDType(parsed.GetValue(dtype)!));
+                CausalLM.ParseDType(parsed.GetValue(dtype)!),
+                parsed.GetValue(shape) is { } name ? BenchmarkModels.Config(name) : null);
+            if (options.Shape is { } full && full.Family != family)
+            {
+                throw new SharpTuneException($"init-model: --shape {parsed.GetValue(shape)} is a {full.Family} model; use --arch {full.Family.ToString().ToLowerInvariant()}");
+            }
+
             string directory = parsed.GetValue(output)!;
             using var progress = new ConsoleProgress(context.Error);
             var config = TinyModelFactory.Create(directory, options, progress);

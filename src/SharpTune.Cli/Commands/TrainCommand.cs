@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using SharpTune.Cli.Rendering;
+using SharpTune.Distributed;
+using SharpTune.Distributed.Launch;
 using SharpTune.Models;
 using SharpTune.Runtime;
 using SharpTune.Runtime.Nvml;
@@ -29,10 +31,15 @@ public static class TrainCommand
         var device = new Option<string?>("--device") { Description = "auto, cpu, cuda or cuda:N (overrides 'device')." };
         var seed = new Option<int?>("--seed") { Description = "Seed of data order, LoRA init and dropout (overrides 'seed')." };
         var synthetic = new Option<int?>("--synthetic-tokens") { Description = "Benchmark: train on random sequences of this many tokens instead of a dataset." };
+        var gpus = new Option<int?>("--gpus")
+        {
+            Description = "Train on N GPUs of this host, one process each (data parallel over NCCL; overrides 'gpus'). batch_size is per GPU: " +
+                "a step sees batch_size x gradient_accumulation x N sequences. Under torchrun/Slurm the job's WORLD_SIZE decides.",
+        };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in the output directory (same loss curve as an uninterrupted run)." };
         var command = new Command("train", "Fine-tune with QLoRA (NF4 base + LoRA adapters) or LoRA: settings from --config, each option below overriding the file. Writes PEFT adapters.")
         {
-            config, model, quantized, dataset, output, maxSteps, lr, batch, accumulation, maxLength, checkpointing, precision, device, seed, synthetic, resume,
+            config, model, quantized, dataset, output, maxSteps, lr, batch, accumulation, maxLength, checkpointing, precision, device, seed, synthetic, gpus, resume,
         };
         command.SetAction(parsed =>
         {
@@ -55,14 +62,34 @@ public static class TrainCommand
                 Seed = parsed.GetValue(seed) ?? options.Seed,
                 SyntheticTokens = parsed.GetValue(synthetic) ?? options.SyntheticTokens,
                 Resume = parsed.GetValue(resume) || options.Resume,
+                Gpus = parsed.GetValue(gpus) ?? options.Gpus,
             };
+            options = options.Validated();
+            if (LocalLauncher.RunThisToolOnGpus(options.Gpus, Environment.GetCommandLineArgs()[1..], context.Out, context.Error) is { } job)
+            {
+                // This process only started the ranks; rank 0 printed the results (prefixed [rank 0]).
+                if (!job.Succeeded)
+                {
+                    throw new DistributedException(job.FailureMessage!, job.ExitCode);
+                }
+
+                context.Error.WriteLine($"train: all {options.Gpus} ranks finished in {job.Duration.TotalSeconds:0.0} s");
+                return 0;
+            }
+
             using var progress = new ConsoleProgress(context.Error);
             var summary = TrainingRun.Run(options, progress);
+            if (!DistributedEnvironment.FromEnvironment().IsMain)
+            {
+                return 0;
+            }
+
             var steps = summary.Result.Steps;
             var timed = steps.Skip(steps.Count > 2 ? 1 : 0).Select(s => s.StepSeconds).Order().ToArray();
             double median = timed.Length == 0 ? 0 : timed[timed.Length / 2];
             var inv = CultureInfo.InvariantCulture;
-            context.Out.WriteLine(string.Create(inv, $"trained {steps.Count - summary.Result.ResumedFromStep} steps on {summary.Device} in {CausalLM.DTypeName(summary.DType)} ({summary.TrainableParameters / 1e6:F2}M trainable parameters)"));
+            string ranks = summary.WorldSize > 1 ? $" x {summary.WorldSize} ranks" : "";
+            context.Out.WriteLine(string.Create(inv, $"trained {steps.Count - summary.Result.ResumedFromStep} steps on {summary.Device}{ranks} in {CausalLM.DTypeName(summary.DType)} ({summary.TrainableParameters / 1e6:F2}M trainable parameters)"));
             if (steps.Count > 0)
             {
                 context.Out.WriteLine(string.Create(inv, $"final loss {steps[^1].Loss:F4}, median step {median:F3} s, {steps.Skip(1).DefaultIfEmpty(steps[0]).Average(s => s.TokensPerSecond):F0} tokens/s, peak GPU memory {GpuMemoryMeter.Format(summary.Result.PeakGpuMemoryBytes)}"));

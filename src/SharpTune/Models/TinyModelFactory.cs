@@ -11,13 +11,16 @@ namespace SharpTune.Models;
 /// <param name="TokenizerDirectory">A HF tokenizer directory to copy; default: the family's reference tokenizer (see <see cref="TokenizerLocator"/>).</param>
 /// <param name="TieWordEmbeddings">Share embedding and lm_head; default: false for llama/mistral, true for qwen (as their small releases).</param>
 /// <param name="DType">Element type of the saved weights.</param>
+/// <param name="Shape">A full-size architecture (e.g. a benchmark shape) to use instead of <paramref name="Size"/>; its
+/// special tokens come from the tokenizer, and its vocabulary must hold the tokenizer's.</param>
 public sealed record TinyModelOptions(
     ModelFamily Family,
     TinyModelSize Size = TinyModelSize.Tiny,
     long Seed = 0,
     string? TokenizerDirectory = null,
     bool? TieWordEmbeddings = null,
-    ScalarType DType = ScalarType.BFloat16);
+    ScalarType DType = ScalarType.BFloat16,
+    ModelConfig? Shape = null);
 
 /// <summary>
 /// Makes complete Hugging Face model directories with real architectures, real tokenizers and seeded random
@@ -100,8 +103,22 @@ public static class TinyModelFactory
         var special = TokenizerSpecialTokens.Read(tokenizer);
         int vocab = (special.VocabularySize + 63) / 64 * 64;
         int[] eos = special.EosTokenId is { } e ? [e] : [];
-        var config = Config(options.Family, options.Size, vocab, special.BosTokenId, eos, options.TieWordEmbeddings, special.PadTokenId)
-            with { TorchDtype = CausalLM.DTypeName(options.DType) };
+        var config = options.Shape is { } shape
+            ? shape with
+            {
+                BosTokenId = special.BosTokenId,
+                EosTokenIds = eos,
+                PadTokenId = special.PadTokenId,
+                TieWordEmbeddings = options.TieWordEmbeddings ?? shape.TieWordEmbeddings,
+                TorchDtype = CausalLM.DTypeName(options.DType),
+            }
+            : Config(options.Family, options.Size, vocab, special.BosTokenId, eos, options.TieWordEmbeddings, special.PadTokenId)
+                with { TorchDtype = CausalLM.DTypeName(options.DType) };
+        if (config.VocabSize < special.VocabularySize)
+        {
+            throw new SharpTuneException($"init-model: the shape's vocabulary ({config.VocabSize}) is smaller than the tokenizer's ({special.VocabularySize}) in {tokenizer}");
+        }
+
 
         progress?.Report(new OperationProgress("init-model", 0, 3, "step", "weights"));
         Directory.CreateDirectory(outputDirectory);

@@ -39,16 +39,31 @@ public sealed class BatchPlan
 
     public int BatchesPerEpoch => _sequences.Count / _batchSize;
 
+    public int BatchSize => _batchSize;
+
     /// <summary>The <paramref name="index"/>-th micro-batch of the whole run (epochs follow each other).</summary>
-    public TrainingBatch Batch(long index)
+    public TrainingBatch Batch(long index) => Batch(index, 0, 1);
+
+    /// <summary>
+    /// Shard <paramref name="shard"/> of <paramref name="shards"/> of the <paramref name="index"/>-th micro-batch: its
+    /// rows [shard·B/shards, (shard+1)·B/shards), padded only to their own longest row. Data parallelism gives each
+    /// rank one shard, so N ranks together see exactly the micro-batch one process would.
+    /// </summary>
+    public TrainingBatch Batch(long index, int shard, int shards)
     {
+        if (shards < 1 || shard < 0 || shard >= shards || _batchSize % shards != 0)
+        {
+            throw new ArgumentException($"cannot split a batch of {_batchSize} rows into shard {shard} of {shards}");
+        }
+
         int epoch = (int)(index / BatchesPerEpoch);
         int within = (int)(index % BatchesPerEpoch);
         int[] order = EpochOrder(epoch);
-        var rows = Enumerable.Range(within * _batchSize, _batchSize).Select(i => Row(_sequences[order[i]])).ToArray();
+        int rowsPerShard = _batchSize / shards;
+        var rows = Enumerable.Range(within * _batchSize + shard * rowsPerShard, rowsPerShard).Select(i => Row(_sequences[order[i]])).ToArray();
         int length = rows.Max(r => r.Ids.Count);
-        var ids = new long[_batchSize * length];
-        var labels = new long[_batchSize * length];
+        var ids = new long[rowsPerShard * length];
+        var labels = new long[rowsPerShard * length];
         Array.Fill(labels, TrainingBatch.IgnoreIndex);
         for (int b = 0; b < rows.Length; b++)
         {
@@ -59,13 +74,13 @@ public sealed class BatchPlan
             }
         }
 
-        return new TrainingBatch(ids, labels, _batchSize, length, rows.Sum(r => r.Ids.Count));
+        return new TrainingBatch(ids, labels, rowsPerShard, length, rows.Sum(r => r.Ids.Count));
     }
 
     private int[] EpochOrder(int epoch)
     {
         var order = Enumerable.Range(0, _sequences.Count).ToArray();
-        new Random(HashCode.Combine(_seed, epoch, 0x5f3759df) & int.MaxValue).Shuffle(order);
+        new Random(StableSeed.Combine(_seed, epoch, 0x5f3759df)).Shuffle(order);
         return order;
     }
 

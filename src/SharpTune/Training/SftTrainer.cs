@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using SharpTune.Distributed;
 using SharpTune.Progress;
 using SharpTune.Runtime.Nvml;
 using TorchSharp;
@@ -16,8 +17,15 @@ namespace SharpTune.Training;
 /// deterministic for a seed and a resumed run continues the same loss curve. Per step it reports loss, learning rate,
 /// gradient norm, tokens/s and peak GPU memory through <see cref="IProgress{T}"/> and appends them to
 /// <c>train_log.jsonl</c> in the output directory.
+/// <para>
+/// Data parallel: with a <see cref="IGradientSynchronizer"/> of N ranks, <c>batch_size</c> is per rank; every rank
+/// plans the same global micro-batches of N x batch_size rows and computes its own shard of each
+/// (<see cref="BatchPlan.Batch(long, int, int)"/>), divides its loss by the step's global count of labelled tokens, and
+/// the gradients are summed over ranks before clipping and the optimizer. So N ranks take the same steps as one process
+/// with N times the batch. Only rank 0 writes the log, checkpoints and the adapter, and reports progress.
+/// </para>
 /// </summary>
-public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples samples, TrainingOptions options)
+public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples samples, TrainingOptions options, IGradientSynchronizer? synchronizer = null)
 {
     public const string LogFileName = "train_log.jsonl";
     public const string AdapterDirectoryName = "adapter";
@@ -29,9 +37,18 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         ? Options.MaxSteps
         : Math.Max(1, (int)Math.Ceiling(Options.Epochs * plan.BatchesPerEpoch / Options.GradientAccumulation));
 
+    private int WorldSize => synchronizer?.WorldSize ?? 1;
+
+    private bool IsMain => synchronizer?.IsMain ?? true;
+
     public TrainingResult Train(IProgress<OperationProgress>? progress = null, CancellationToken cancellation = default)
     {
-        var plan = new BatchPlan(samples, Options.BatchSize, Options.MaxSequenceLength, Options.CompletionOnlyLoss, Options.Packing, Options.Seed);
+        var plan = new BatchPlan(samples, Options.BatchSize * WorldSize, Options.MaxSequenceLength, Options.CompletionOnlyLoss, Options.Packing, Options.Seed);
+        if (!IsMain)
+        {
+            progress = null;
+        }
+
         int totalSteps = TotalSteps(plan);
         var schedule = new LearningRateSchedule(Options.Scheduler, Options.LearningRate, Options.WarmupSteps, totalSteps);
         var parameters = model.TrainableParameters;
@@ -44,7 +61,11 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         using var optimizer = new AdamWOptimizer(parameters.Select(p => (p.Name, (Tensor)p.Parameter)), Options.OptimizerKind,
             Options.AdamBeta1, Options.AdamBeta2, Options.AdamEpsilon, Options.WeightDecay);
         var scaler = new LossScaler(model.ComputeDtype == ScalarType.Float16);
-        Directory.CreateDirectory(Options.OutputDir);
+        if (IsMain)
+        {
+            Directory.CreateDirectory(Options.OutputDir);
+        }
+
         string logPath = Path.Combine(Options.OutputDir, LogFileName);
         var history = new List<TrainingStepMetrics>();
         int startStep = 0;
@@ -62,7 +83,13 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             history.AddRange(ReadLog(logPath).Where(m => m.Step <= startStep));
         }
 
-        WriteLog(logPath, history);
+        // Every rank starts from rank 0's adapter weights (equal by seed anyway; this makes it a guarantee).
+        synchronizer?.BroadcastParameters(tensors);
+        if (IsMain)
+        {
+            WriteLog(logPath, history);
+        }
+
         using var meter = model.Device.type == DeviceType.CUDA ? new GpuMemoryMeter(model.Device.index < 0 ? 0 : model.Device.index) : null;
         model.SetTraining(true);
         progress?.Report(new OperationProgress("train", startStep, totalSteps, "step", startStep > 0 ? $"resumed at step {startStep}" : null));
@@ -71,11 +98,15 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             cancellation.ThrowIfCancellationRequested();
             var metrics = RunStep(step, plan, schedule, optimizer, scaler, tensors, meter, lastCheckpoint);
             history.Add(metrics);
-            AppendLog(logPath, metrics);
+            if (IsMain)
+            {
+                AppendLog(logPath, metrics);
+            }
+
             progress?.Report(new OperationProgress("train", step + 1, totalSteps, "step",
                 $"loss {metrics.Loss:0.0000}  lr {metrics.LearningRate:0.00e+0}  gnorm {metrics.GradNorm:0.000}  {metrics.TokensPerSecond:0} tok/s  mem {GpuMemoryMeter.Format(metrics.PeakGpuMemoryBytes)}"));
             bool last = step + 1 == totalSteps;
-            if (last || (Options.SaveSteps > 0 && (step + 1) % Options.SaveSteps == 0))
+            if (IsMain && (last || (Options.SaveSteps > 0 && (step + 1) % Options.SaveSteps == 0)))
             {
                 lastCheckpoint = TrainingCheckpoint.Save(Options.OutputDir, step + 1, model, optimizer, scaler, Options.Seed);
                 TrainingCheckpoint.Prune(Options.OutputDir, Options.SaveTotalLimit);
@@ -83,7 +114,13 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         }
 
         string adapterDir = Path.Combine(Options.OutputDir, AdapterDirectoryName);
-        SaveAdapterAtomically(adapterDir);
+        if (IsMain)
+        {
+            SaveAdapterAtomically(adapterDir);
+        }
+
+        // No rank reports success before rank 0 has written the adapter.
+        synchronizer?.Barrier();
         model.SetTraining(false);
         return new TrainingResult(history, adapterDir, startStep, meter?.PeakBytes);
     }
@@ -92,15 +129,18 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         Tensor[] parameters, GpuMemoryMeter? meter, string? lastCheckpoint)
     {
         var clock = Stopwatch.StartNew();
+        // The step's global micro-batches (for token counts) and this rank's shards of them (to compute on).
         var batches = Enumerable.Range(0, Options.GradientAccumulation).Select(m => plan.Batch((long)step * Options.GradientAccumulation + m)).ToArray();
+        var shards = WorldSize == 1 ? batches
+            : Enumerable.Range(0, batches.Length).Select(m => plan.Batch((long)step * Options.GradientAccumulation + m, synchronizer!.Rank, WorldSize)).ToArray();
         long targetTokens = Math.Max(1, batches.Sum(b => (long)b.TargetTokens));
         double lossSum = 0;
         try
         {
-            for (int micro = 0; micro < batches.Length; micro++)
+            for (int micro = 0; micro < shards.Length; micro++)
             {
                 using var scope = NewDisposeScope();
-                var (ids, labels) = batches[micro].ToTensors(model.Device);
+                var (ids, labels) = shards[micro].ToTensors(model.Device);
                 long seed = MicroBatchSeed(step, micro);
                 var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed);
                 var sum = CausalLmLoss.Sum(model.LmHead, hidden, labels, Options.LossChunkTokens, Options.GradientCheckpointing != GradientCheckpointing.Off);
@@ -112,8 +152,15 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         catch (ExternalException e) when (e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase))
         {
             throw new SharpTuneException(
-                $"out of GPU memory at step {step + 1} (batch {Options.BatchSize} x {batches.Max(b => b.Length)} tokens): lower batch_size or max_sequence_length, " +
+                $"out of GPU memory at step {step + 1} (batch {Options.BatchSize} x {shards.Max(b => b.Length)} tokens): lower batch_size or max_sequence_length, " +
                 $"raise gradient_accumulation instead, or use gradient_checkpointing: on/offload (now {Options.GradientCheckpointing.ToString().ToLowerInvariant()})", e);
+        }
+
+        if (synchronizer is { WorldSize: > 1 } sync)
+        {
+            // Each rank divided its loss by the global token count, so the sum over ranks is the step's gradient.
+            sync.AllReduceGradients(parameters, 1.0);
+            lossSum = sync.SumOverRanks(lossSum);
         }
 
         double loss = lossSum / targetTokens;
@@ -182,7 +229,8 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         Directory.Move(temp, adapterDir);
     }
 
-    private static IEnumerable<TrainingStepMetrics> ReadLog(string path) =>
+    /// <summary>The steps in a <see cref="LogFileName"/> file (none when it does not exist).</summary>
+    public static IEnumerable<TrainingStepMetrics> ReadLog(string path) =>
         !File.Exists(path) ? []
         : File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<TrainingStepMetrics>(l)!);
 

@@ -12,7 +12,7 @@ public sealed class SyntheticSamples(int count, int length, int vocabSize, int s
     {
         get
         {
-            var random = new Random(HashCode.Combine(seed, index));
+            var random = new Random(StableSeed.Combine(seed, index));
             var ids = new int[length];
             for (int i = 0; i < length; i++)
             {

@@ -54,6 +54,7 @@ public sealed record TrainingOptions
     /// <summary>adamw (float32 moments) or adamw_8bit (block-wise 8-bit moments, bitsandbytes-style).</summary>
     public string Optimizer { get; init; } = "adamw_8bit";
 
+    [YamlIgnore]
     public OptimizerKind OptimizerKind => Optimizer.Replace("-", "_", StringComparison.Ordinal).ToLowerInvariant() switch
     {
         "adamw" or "adamw_torch" => OptimizerKind.AdamW,
@@ -99,6 +100,13 @@ public sealed record TrainingOptions
     /// <summary>auto, cpu, cuda or cuda:N.</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>
+    /// GPUs of this host to train on, one process each (data parallel over NCCL). <see cref="BatchSize"/> is per
+    /// GPU, so one optimizer step sees batch_size x gradient_accumulation x gpus sequences. Under an external
+    /// launcher (torchrun, Slurm) the job's WORLD_SIZE decides and this is ignored.
+    /// </summary>
+    public int Gpus { get; init; } = 1;
+
     /// <summary>Train on this many random tokens per sequence instead of a dataset (benchmarks); 0 = off.</summary>
     public int SyntheticTokens { get; init; }
 
@@ -126,6 +134,7 @@ public sealed record TrainingOptions
         Require(MaxSequenceLength > 1, "max_sequence_length must be at least 2");
         Require(WarmupSteps >= 0, "warmup_steps must not be negative");
         Require(Precision is "auto" or "bf16" or "fp16" or "fp32", $"precision must be auto, bf16, fp16 or fp32, not '{Precision}'");
+        Require(Gpus is >= 1 and <= 64, "gpus must be between 1 and 64");
         Require(Quantization is "nf4" or "none", $"quantization must be nf4 or none, not '{Quantization}'");
         _ = ToLoraConfig();
         _ = OptimizerKind;
@@ -150,6 +159,15 @@ public sealed record TrainingOptions
             string why = (e.InnerException?.Message ?? e.Message).Split('\n')[0];
             throw new SharpTuneException($"{path}: line {e.Start.Line}: {why}");
         }
+    }
+
+    /// <summary>Writes these settings as YAML that <see cref="LoadYaml"/> reads back (temp file, then rename).</summary>
+    public void SaveYaml(string path)
+    {
+        var serializer = new SerializerBuilder().WithNamingConvention(UnderscoredNamingConvention.Instance).Build();
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, serializer.Serialize(this));
+        File.Move(temp, path, overwrite: true);
     }
 
     private static void Require(bool condition, string message)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SharpTune.Distributed;
 using SharpTune.Lora;
 using SharpTune.Models;
 using SharpTune.Progress;
@@ -17,23 +18,46 @@ namespace SharpTune.Training;
 /// </summary>
 public static class TrainingRun
 {
-    public sealed record Summary(TrainingResult Result, string Device, ScalarType DType, long TrainableParameters, TimeSpan LoadTime, TimeSpan TrainTime);
+    public sealed record Summary(TrainingResult Result, string Device, ScalarType DType, long TrainableParameters, TimeSpan LoadTime, TimeSpan TrainTime)
+    {
+        /// <summary>Ranks that trained together (1 without data parallelism).</summary>
+        public int WorldSize { get; init; } = 1;
+    }
 
     public static Summary Run(TrainingOptions options, IProgress<OperationProgress>? progress = null, CancellationToken cancellation = default)
     {
         options = options.Validated();
-        var device = ResolveDevice(options.Device);
+        // Under `sharptune train --gpus N`, torchrun or Slurm this process is one rank: join the others, train on
+        // the GPU the rendezvous gives this rank. Alone, nothing happens here.
+        using var synchronizer = DistributedEnvironment.FromEnvironment().IsDistributed ? DistributedTraining.Join(log: Console.Error) : null;
+        if (synchronizer is { IsMain: false })
+        {
+            progress = null;
+        }
+
+        var device = synchronizer?.Device ?? ResolveDevice(options.Device);
         var dtype = ResolveDType(options.Precision, device);
         var clock = Stopwatch.StartNew();
         var model = LoadBase(options, device, dtype, progress);
         using var lora = new LoraCausalLM(model, options.ToLoraConfig() with { BaseModelNameOrPath = options.Model ?? options.QuantizedModel });
         var loadTime = clock.Elapsed;
         ITrainingSamples samples = options.SyntheticTokens > 0
-            ? new SyntheticSamples(Math.Max(64, options.BatchSize * options.GradientAccumulation * Math.Max(1, options.MaxSteps)), options.SyntheticTokens, model.Config.VocabSize, options.Seed)
+            ? new SyntheticSamples(Math.Max(64, options.BatchSize * (synchronizer?.WorldSize ?? 1) * options.GradientAccumulation * Math.Max(1, options.MaxSteps)), options.SyntheticTokens, model.Config.VocabSize, options.Seed)
             : TokenizedDatasetSamples.Open(options.Dataset ?? throw new SharpTuneException("training settings: dataset is not set (or use synthetic_tokens for a benchmark)"));
         clock.Restart();
-        var result = new SftTrainer(lora, samples, options).Train(progress, cancellation);
-        return new Summary(result, device.ToString(), dtype, lora.TrainableParameterCount, loadTime, clock.Elapsed);
+        TrainingResult result;
+        try
+        {
+            result = new SftTrainer(lora, samples, options, synchronizer).Train(progress, cancellation);
+        }
+        catch (Exception e) when (synchronizer is not null && e is not PeerFailedException)
+        {
+            // Tell the other ranks at once, so they stop with this message instead of waiting in a collective.
+            synchronizer.ReportFailure(e.Message);
+            throw;
+        }
+
+        return new Summary(result, device.ToString(), dtype, lora.TrainableParameterCount, loadTime, clock.Elapsed) { WorldSize = synchronizer?.WorldSize ?? 1 };
     }
 
     /// <summary>The base model: quantized artifact, HF directory quantized on load (nf4), or 16-bit (none).</summary>

@@ -65,8 +65,8 @@ public static class LocalLauncher
     /// <summary>
     /// For <c>sharptune train --gpus N</c> and the pipeline's TrainLoRA stage (setting <c>gpus</c>): null when there
     /// is nothing to launch (N is 1, or this process already is a rank of a job), so the caller trains in-process;
-    /// else runs this tool with <paramref name="toolArguments"/> (which must not ask for --gpus again) as N ranks
-    /// and returns how that ended.
+    /// else runs this tool with <paramref name="toolArguments"/> as N ranks and returns how that ended. The ranks may
+    /// ask for N GPUs again (the same command line): they are ranks of a job, so they train.
     /// </summary>
     public static LaunchResult? RunThisToolOnGpus(int gpus, IReadOnlyList<string> toolArguments, TextWriter stdout, TextWriter stderr, CancellationToken cancellation = default)
     {

@@ -1,6 +1,9 @@
 namespace SharpTune.Pipeline.Config;
 
-/// <summary>The supervised fine-tuning run: batch, accumulation, steps, optimizer, schedule, precision, seed.</summary>
+/// <summary>
+/// The supervised fine-tuning run: batch, accumulation, steps, optimizer, schedule, precision, seed, and the GPUs of
+/// this host to train on (<c>gpus</c>, one process each; <c>batch_size</c> is per GPU).
+/// </summary>
 public sealed record TrainingSettings(
     int BatchSize,
     int GradientAccumulation,
@@ -13,7 +16,8 @@ public sealed record TrainingSettings(
     string Precision,
     bool GradientCheckpointing,
     int Seed,
-    string Device)
+    string Device,
+    int Gpus = 1)
 {
     public static readonly string[] Optimizers = ["adamw", "adamw_8bit"];
     public static readonly string[] Schedulers = ["linear", "cosine", "constant"];
@@ -34,7 +38,8 @@ public sealed record TrainingSettings(
             section.Choice("precision", "auto", Precisions),
             section.Bool("gradient_checkpointing", true),
             section.Int("seed", 3407),
-            section.Choice("device", "auto", Devices));
+            section.Choice("device", "auto", Devices),
+            section.Int("gpus", 1, min: 1, max: 64));
         section.Finish();
         return settings;
     }

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using SharpTune.Distributed;
+using SharpTune.Distributed.Launch;
 using SharpTune.Pipeline.Config;
 using SharpTune.Pipeline.Running;
 using SharpTune.Training;
@@ -57,6 +59,7 @@ public sealed class TrainLoraStage : IPipelineStage
             GradientCheckpointing = t.GradientCheckpointing ? GradientCheckpointing.On : GradientCheckpointing.Off,
             Seed = t.Seed,
             Device = t.Device,
+            Gpus = t.Gpus,
             Resume = true,
         };
     }
@@ -68,8 +71,9 @@ public sealed class TrainLoraStage : IPipelineStage
         string dataset = context.Input(StageNames.FormatPrompts).Output("dataset")!;
         var options = Options(context.Pipeline, model, quantized, dataset, Path.Combine(context.WorkDirectory, "train"));
         Runtime.TorchRuntime.Initialize(context.Runtime);
-        var summary = TrainingRun.Run(options, context.Progress, cancellationToken);
-        var result = summary.Result;
+        var result = options.Gpus > 1 && !DistributedEnvironment.FromEnvironment().IsDistributed
+            ? TrainOnGpus(context, options, cancellationToken)
+            : TrainInProcess(context, options, cancellationToken);
         if (result.ResumedFromStep > 0)
         {
             context.Log.WriteLine($"  resumed from the checkpoint at step {result.ResumedFromStep} of an interrupted run");
@@ -79,10 +83,39 @@ public sealed class TrainLoraStage : IPipelineStage
         File.Copy(Path.Combine(options.OutputDir, SftTrainer.LogFileName), context.OutputPath(SftTrainer.LogFileName));
         context.AddOutput("adapter", AdapterFolder);
         context.AddOutput("log", SftTrainer.LogFileName);
-        var steps = result.Steps;
+        return Task.CompletedTask;
+    }
+
+    private static TrainingResult TrainInProcess(StageContext context, TrainingOptions options, CancellationToken cancellationToken)
+    {
+        var summary = TrainingRun.Run(options, context.Progress, cancellationToken);
+        var steps = summary.Result.Steps;
         context.Log.WriteLine($"  {steps.Count} steps on {summary.Device} ({summary.DType}), {summary.TrainableParameters / 1e6:0.00}M trainable parameters, " +
             $"loss {(steps.Count > 0 ? $"{steps[0].Loss:0.0000} -> {steps[^1].Loss:0.0000}" : "n/a")}, {summary.TrainTime.TotalSeconds:0.0} s");
-        return Task.CompletedTask;
+        return summary.Result;
+    }
+
+    /// <summary>
+    /// <c>gpus</c> &gt; 1: runs <c>sharptune train --config</c> on this stage's settings as one process per GPU (rank 0
+    /// writes the log, checkpoints and adapter into the work directory) and reads the result back from there.
+    /// </summary>
+    private static TrainingResult TrainOnGpus(StageContext context, TrainingOptions options, CancellationToken cancellationToken)
+    {
+        string config = Path.Combine(context.WorkDirectory, "train.yaml");
+        options.SaveYaml(config);
+        List<string> arguments = context.Runtime.LibTorchDirectory is { } libTorch ? ["--libtorch", libTorch] : [];
+        arguments.AddRange(["train", "--config", config]);
+        context.Log.WriteLine($"  training on {options.Gpus} GPUs: sharptune {string.Join(' ', arguments)}");
+        var job = LocalLauncher.RunThisToolOnGpus(options.Gpus, arguments, context.Log, context.Log, cancellationToken)!;
+        if (!job.Succeeded)
+        {
+            throw new DistributedException(job.FailureMessage!, job.ExitCode);
+        }
+
+        var steps = SftTrainer.ReadLog(Path.Combine(options.OutputDir, SftTrainer.LogFileName)).ToList();
+        context.Log.WriteLine($"  {steps.Count} steps on {options.Gpus} GPUs in {job.Duration.TotalSeconds:0.0} s, " +
+            $"loss {(steps.Count > 0 ? $"{steps[0].Loss:0.0000} -> {steps[^1].Loss:0.0000}" : "n/a")}");
+        return new TrainingResult(steps, Path.Combine(options.OutputDir, SftTrainer.AdapterDirectoryName), 0, steps.Select(s => s.PeakGpuMemoryBytes).Max());
     }
 
     private static void CopyFolder(string source, string target)
