@@ -16,6 +16,7 @@ public sealed class Nf4DequantizeKernelTests(ITestOutputHelper output)
         { 37, 129, false, 64, ScalarType.Float16 },
         { 37, 129, true, 64, ScalarType.Float16 },
         { 300, 517, true, 128, ScalarType.BFloat16 }, // another block size; the last group of 256 absmax is partial
+        { 37, 129, true, 48, ScalarType.BFloat16 },   // a block size that is not a power of two: the kernel divides
     };
 
     [Theory]

@@ -37,13 +37,15 @@ public static class FusedNf4Dequantize
             var absmax = weight.Absmax?.contiguous();
             var codes = weight.QuantizedAbsmax?.Codes.contiguous();
             var scales = weight.QuantizedAbsmax?.Absmax.contiguous();
+            int absmaxBlockSize = weight.QuantizedAbsmax?.BlockSize ?? 1;
             long bytes = (n + 1) / 2;
             var grid = ((uint)Math.Clamp((bytes + Threads - 1) / Threads, 1, 65535 * 8), 1u, 1u);
             var module = FusedKernels.Module(Nf4DequantizeKernel.Name, () => Nf4DequantizeKernel.Source, weight.Packed.device_index);
             module.Launch($"nf4_dequantize_{FusedKernels.DtypeSuffix(dtype)}", grid, (Threads, 1, 1), 0,
                 TensorPointer.Of(packed), absmax is null ? 0 : TensorPointer.Of(absmax),
                 codes is null ? 0 : TensorPointer.Of(codes), scales is null ? 0 : TensorPointer.Of(scales),
-                weight.AbsmaxOffset, weight.BlockSize, weight.QuantizedAbsmax?.BlockSize ?? 1, TensorPointer.Of(output), n);
+                weight.AbsmaxOffset, weight.BlockSize, Nf4DequantizeKernel.Shift(weight.BlockSize),
+                absmaxBlockSize, Nf4DequantizeKernel.Shift(absmaxBlockSize), TensorPointer.Of(output), n);
         }
 
         return output.MoveToOuterDisposeScope();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 using SharpTune.Quantization;
 
@@ -11,7 +12,8 @@ namespace SharpTune.Kernels.Nf4;
 /// blocks, plus the offset). Arithmetic in the order of <see cref="Nf4DequantizeReference"/>, with no fused
 /// multiply-adds: absmax = code * scale then + offset (each rounded to float32), then absmax and the code book value are
 /// each rounded to the dtype and multiplied, the product rounded once to the dtype. The code book and the dynamic map
-/// are baked into the source as float32 bit patterns. Needs an even block size (a byte never straddles two blocks).
+/// are baked into the source as float32 bit patterns. Needs an even block size (a byte never straddles two blocks);
+/// block indices come from shifts when the block sizes are powers of two (64 and 256 in practice).
 /// </summary>
 public static class Nf4DequantizeKernel
 {
@@ -20,9 +22,20 @@ public static class Nf4DequantizeKernel
     public static string Source => CudaPrelude.Source
         + Table("nf4_code_book_bits", Nf4CodeBook.Values)
         + Table("nf4_absmax_map_bits", DynamicQuantizationMap.Signed)
+        + GroupIndex
         + Define("f32", "float", "unsigned long long")
         + Define("bf16", "bf16_t", "unsigned int")
         + Define("f16", "f16_t", "unsigned int");
+
+    /// <summary>The shift that divides by <paramref name="size"/> when it is a power of two, else -1 (the kernel divides).</summary>
+    internal static int Shift(int size) => BitOperations.IsPow2(size) ? BitOperations.Log2((uint)size) : -1;
+
+    // index / size, by a shift for powers of two: a 64-bit division is a long subroutine on the GPU.
+    private const string GroupIndex = """
+
+        __device__ __forceinline__ long nf4_group(long index, int size, int shift) { return shift >= 0 ? index >> shift : index / size; }
+
+        """;
 
     private static string Table(string name, IReadOnlyList<float> values)
     {
@@ -43,7 +56,7 @@ public static class Nf4DequantizeKernel
 
         extern "C" __global__ void nf4_dequantize_{{suffix}}(const unsigned char* packed, const float* absmax,
             const unsigned char* absmax_codes, const float* absmax_scales, float absmax_offset,
-            int block_size, int absmax_block_size, {{type}}* out, long n)
+            int block_size, int block_shift, int absmax_block_size, int absmax_block_shift, {{type}}* out, long n)
         {
             __shared__ float code[16];
             if (threadIdx.x < 16) code[threadIdx.x] = nf4_round_{{suffix}}(__uint_as_float(nf4_code_book_bits[threadIdx.x]));
@@ -51,7 +64,7 @@ public static class Nf4DequantizeKernel
             const long bytes = (n + 1) / 2;
             for (long j = blockIdx.x * (long)blockDim.x + threadIdx.x; j < bytes; j += (long)gridDim.x * blockDim.x)
             {
-                const long block = 2 * j / block_size;
+                const long block = nf4_group(2 * j, block_size, block_shift);
                 float scale;
                 if (absmax != nullptr)
                 {
@@ -60,7 +73,7 @@ public static class Nf4DequantizeKernel
                 else
                 {
                     const float level = __uint_as_float(nf4_absmax_map_bits[absmax_codes[block]]);
-                    scale = __fadd_rn(__fmul_rn(level, absmax_scales[block / absmax_block_size]), absmax_offset);
+                    scale = __fadd_rn(__fmul_rn(level, absmax_scales[nf4_group(block, absmax_block_size, absmax_block_shift)]), absmax_offset);
                 }
 
                 scale = nf4_round_{{suffix}}(scale);
