@@ -1,3 +1,4 @@
+using SharpTune.Kernels.Nf4;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -69,23 +70,11 @@ public sealed class Nf4Tensor : IDisposable
         return (QuantizedAbsmax!.Dequantize() + AbsmaxOffset).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The dequantized weight in <paramref name="dtype"/> on the weight's device: a fresh tensor the caller owns.</summary>
-    public Tensor Dequantize(ScalarType dtype)
-    {
-        using var scope = NewDisposeScope();
-        var absmax = BlockAbsmax().to(dtype);
-        var pairs = PairTable(dtype, Device);
-        long n = ElementCount;
-        var values = pairs.index_select(0, Packed.to(ScalarType.Int32)).view(-1);
-        long padded = BlockCount * BlockSize;
-        if (values.shape[0] < padded)
-        {
-            values = nn.functional.pad(values, [0, padded - values.shape[0]]);
-        }
-
-        var scaled = values.narrow(0, 0, padded).view(BlockCount, BlockSize) * absmax.unsqueeze(1);
-        return scaled.view(-1).narrow(0, 0, n).view(Shape).MoveToOuterDisposeScope();
-    }
+    /// <summary>
+    /// The dequantized weight in <paramref name="dtype"/> on the weight's device: a fresh tensor the caller owns. One
+    /// fused CUDA kernel where it applies, else the TorchSharp reference (bit-identical).
+    /// </summary>
+    public Tensor Dequantize(ScalarType dtype) => FusedNf4Dequantize.Dequantize(this, dtype);
 
     /// <summary>Moves (or copies) the tensors to <paramref name="device"/>; returns a new owner and leaves this one intact.</summary>
     public Nf4Tensor To(Device device)
@@ -101,18 +90,5 @@ public sealed class Nf4Tensor : IDisposable
         Packed.Dispose();
         Absmax?.Dispose();
         QuantizedAbsmax?.Dispose();
-    }
-
-    /// <summary>A [256, 2] table: for each byte, the code book values of its high and low nibbles.</summary>
-    private static Tensor PairTable(ScalarType dtype, Device device)
-    {
-        var table = new float[512];
-        for (int b = 0; b < 256; b++)
-        {
-            table[2 * b] = Nf4CodeBook.Values[b >> 4];
-            table[2 * b + 1] = Nf4CodeBook.Values[b & 0x0F];
-        }
-
-        return tensor(table, [256, 2], dtype: ScalarType.Float32, device: device).to(dtype);
     }
 }

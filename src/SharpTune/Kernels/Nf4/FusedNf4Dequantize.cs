@@ -1,0 +1,59 @@
+using SharpTune.Quantization;
+using static TorchSharp.torch;
+
+namespace SharpTune.Kernels.Nf4;
+
+/// <summary>
+/// NF4 dequantization with <see cref="Nf4DequantizeKernel"/> where it applies (CUDA weight, kernels enabled, fp32/bf16/fp16
+/// output, the stored layout the kernel reads), else <see cref="Nf4DequantizeReference"/>. The kernel allocates only
+/// the output and needs no host synchronization. No autograd: NF4 weights are frozen.
+/// </summary>
+public static class FusedNf4Dequantize
+{
+    private const uint Threads = 256;
+
+    public static Tensor Dequantize(Nf4Tensor weight, ScalarType dtype) =>
+        Applies(weight, dtype) ? Launch(weight, dtype) : Nf4DequantizeReference.Dequantize(weight, dtype);
+
+    /// <summary>True when <see cref="Dequantize"/> runs the kernel for this weight and dtype.</summary>
+    public static bool Applies(Nf4Tensor weight, ScalarType dtype) =>
+        FusedKernels.AppliesTo(weight.Packed) && FusedKernels.DtypeSuffix(dtype) is not null
+        && weight.BlockSize > 0 && weight.BlockSize % 2 == 0 && weight.Packed.dtype == ScalarType.Byte
+        && weight.Packed.numel() == (weight.ElementCount + 1) / 2
+        && (weight.Absmax is { } absmax
+            ? absmax.dtype == ScalarType.Float32 && absmax.numel() == weight.BlockCount
+            : weight.QuantizedAbsmax is { } q && q.BlockSize > 0 && q.Codes.dtype == ScalarType.Byte && q.Codes.numel() == weight.BlockCount
+                && q.Absmax.dtype == ScalarType.Float32 && q.Absmax.numel() == (weight.BlockCount + q.BlockSize - 1) / q.BlockSize
+                && IsSignedDynamicMap(q.Map));
+
+    private static Tensor Launch(Nf4Tensor weight, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var output = empty(weight.Shape, dtype, weight.Device);
+        long n = weight.ElementCount;
+        if (n > 0)
+        {
+            var packed = weight.Packed.contiguous();
+            var absmax = weight.Absmax?.contiguous();
+            var codes = weight.QuantizedAbsmax?.Codes.contiguous();
+            var scales = weight.QuantizedAbsmax?.Absmax.contiguous();
+            int absmaxBlockSize = weight.QuantizedAbsmax?.BlockSize ?? 1;
+            long bytes = (n + 1) / 2;
+            var grid = ((uint)Math.Clamp((bytes + Threads - 1) / Threads, 1, 65535 * 8), 1u, 1u);
+            var module = FusedKernels.Module(Nf4DequantizeKernel.Name, () => Nf4DequantizeKernel.Source, weight.Packed.device_index);
+            module.Launch($"nf4_dequantize_{FusedKernels.DtypeSuffix(dtype)}", grid, (Threads, 1, 1), 0,
+                TensorPointer.Of(packed), absmax is null ? 0 : TensorPointer.Of(absmax),
+                codes is null ? 0 : TensorPointer.Of(codes), scales is null ? 0 : TensorPointer.Of(scales),
+                weight.AbsmaxOffset, weight.BlockSize, Nf4DequantizeKernel.Shift(weight.BlockSize),
+                absmaxBlockSize, Nf4DequantizeKernel.Shift(absmaxBlockSize), TensorPointer.Of(output), n);
+        }
+
+        return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The kernel bakes in <see cref="DynamicQuantizationMap.Signed"/>; any other map takes the reference path.</summary>
+    private static bool IsSignedDynamicMap(IReadOnlyList<float> map) =>
+        ReferenceEquals(map, DynamicQuantizationMap.Signed)
+        || (map.Count == DynamicQuantizationMap.Signed.Count
+            && map.Select(BitConverter.SingleToUInt32Bits).SequenceEqual(DynamicQuantizationMap.Signed.Select(BitConverter.SingleToUInt32Bits)));
+}
