@@ -40,6 +40,7 @@ def main():
     parser.add_argument("--selftest", action="store_true", help="the inputs are selftest outputs, not JSONL logs")
     parser.add_argument("--tolerance", type=float, default=0.03, help="largest relative loss difference per step")
     parser.add_argument("--min-speedup", type=float, default=None, help="smallest tokens/s ratio, 2 GPUs over 1")
+    parser.add_argument("--labels", nargs=2, default=["1 gpu", "2 gpus"], help="names of the two runs in the table")
     args = parser.parse_args()
 
     one, two = read(args.one_gpu, args.selftest), read(args.two_gpus, args.selftest)
@@ -48,12 +49,12 @@ def main():
         print(f"FAIL: no common steps ({len(one)} steps in {args.one_gpu}, {len(two)} in {args.two_gpus})")
         return 1
     worst = 0.0
-    print(f"{'step':>5} {'loss 1 gpu':>12} {'loss 2 gpus':>12} {'rel diff':>9}")
+    print(f"{'step':>5} {'loss ' + args.labels[0]:>16} {'loss ' + args.labels[1]:>16} {'rel diff':>9}")
     for step in common:
         a, b = one[step][0], two[step][0]
         diff = abs(a - b) / max(abs(a), 1e-12)
         worst = max(worst, diff)
-        print(f"{step:>5} {a:>12.6f} {b:>12.6f} {diff:>9.2e}")
+        print(f"{step:>5} {a:>16.6f} {b:>16.6f} {diff:>9.2e}")
     ok = worst <= args.tolerance
     verdict = f"{len(common)} steps, largest relative loss difference {worst:.2e} (limit {args.tolerance:g})"
     speeds = [(one[s][1], two[s][1]) for s in common[1:] if one[s][1] and two[s][1]]  # step 1 includes warm-up

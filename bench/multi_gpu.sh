@@ -10,7 +10,8 @@
 #    (B/2 each) must give the same loss curve (the selftest's own loop, independent of the trainer).
 # 4. The real trainer, 1 GPU with global batch B against `train --gpus 2` with B/2 per GPU (same seed): loss
 #    curves must agree within bf16 noise and tokens/s must scale by >= 1.8x. By default it makes its own setup
-#    (a random llama3.2-1b-shaped model, TRAIN_SHAPE to change it; the medical set packed to 2048 tokens; B = 8;
+#    (a random llama3.2-1b-shaped model, TRAIN_SHAPE to change it; the medical set packed to 2048 tokens; B = 8 x
+#    TRAIN_ACCUMULATION micro-batches (default 4);
 #    TRAIN_STEPS steps, default 30). Or set TRAIN_CONFIG to a `train --config` file whose batch_size is B,
 #    TRAIN_CONFIG_2GPU to the same with B/2 and another output_dir, TRAIN_OUT_1GPU / TRAIN_OUT_2GPU to those
 #    output dirs. The trainer writes train_log.jsonl there ("step", "loss", "tokens_per_s").
@@ -55,27 +56,13 @@ python3 "$here/bench/compare_loss_curves.py" --selftest "$out/equivalence-1.log"
 echo "== 4. the trainer: 1 GPU (global batch B) vs 2 GPUs (B/2 each)"
 if [ -z "${TRAIN_CONFIG:-}" ]; then
   # Our own setup: a random-weight model of a real shape (TRAIN_SHAPE, default llama3.2-1b) on the shipped medical
-  # set, packed into 2048-token rows; global batch 8 x 2048 tokens; QLoRA r=16 on all seven projections.
+  # set, packed into 2048-token rows; global batch 8 x 2048 tokens x TRAIN_ACCUMULATION (default 4) micro-batches.
   work="$out/trainer"; rm -rf "$work"; mkdir -p "$work"
   tok="$here/.tools/tokenizers/llama3"
   st init-model --arch llama --shape "${TRAIN_SHAPE:-llama3.2-1b}" --tokenizer "$tok" --out "$work/model" >"$work/init.log" 2>&1 || status=1
   st data format --source "$here/datasets/medical/train.jsonl" --template medical-cot --tokenizer "$tok" --out "$work/data" >"$work/data.log" 2>&1 || status=1
   for n in 1 2; do
-    cat >"$work/train-$n.yaml" <<EOF
-model: $work/model
-dataset: $work/data
-output_dir: $work/out-$n
-max_steps: ${TRAIN_STEPS:-30}
-batch_size: $((8 / n))
-gradient_accumulation: 1
-max_sequence_length: 2048
-packing: true
-learning_rate: 1.0e-3
-warmup_steps: 3
-save_steps: 0
-device: cuda
-gpus: $n
-EOF
+    "$here/bench/train_config.sh" "$work/train-$n.yaml" "$work/model" "$work/data" "$work/out-$n" "${TRAIN_STEPS:-30}" $((8 / n)) "${TRAIN_ACCUMULATION:-4}" "$n"
   done
   TRAIN_CONFIG="$work/train-1.yaml"; TRAIN_CONFIG_2GPU="$work/train-2.yaml"; TRAIN_OUT_1GPU="$work/out-1"; TRAIN_OUT_2GPU="$work/out-2"
 fi

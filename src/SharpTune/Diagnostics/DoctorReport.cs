@@ -40,6 +40,7 @@ public sealed record DoctorReport(
         facts.Add(("CUDA", runtime.CudaAvailable
             ? $"available, {runtime.CudaDeviceCount} device(s)"
             : runtime.LibTorch.HasCuda ? "not available (CUDA libtorch, but no usable GPU or driver)" : "not available (CPU build of libtorch)"));
+        facts.Add(("CUDA allocator", $"{CudaAllocatorSettings.Variable} {CudaAllocatorSettings.Read()}"));
 
         IReadOnlyList<GpuDeviceInfo> gpus = [];
         using (var nvml = NvmlLibrary.TryOpen(out string? nvmlMissing))

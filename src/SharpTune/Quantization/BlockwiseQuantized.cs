@@ -61,8 +61,7 @@ public sealed class BlockwiseQuantized : IDisposable
         using var scope = NewDisposeScope();
         long n = ElementCount;
         long blocks = Absmax.shape[0];
-        var map = tensor(Map.ToArray(), device: Codes.device);
-        var values = map.index_select(0, Codes.to(ScalarType.Int32));
+        var values = MapTables.Values(Map, Codes.device).index_select(0, Codes.to(ScalarType.Int32));
         var padded = blocks * BlockSize == n ? values : nn.functional.pad(values, [0, blocks * BlockSize - n]);
         var scaled = padded.view(blocks, BlockSize) * Absmax.unsqueeze(1);
         return scaled.view(-1).narrow(0, 0, n).view(Shape).MoveToOuterDisposeScope();
@@ -84,7 +83,7 @@ public sealed class BlockwiseQuantized : IDisposable
         var absmax = view.abs().amax([1]);
         var safe = where(absmax > 0, absmax, ones_like(absmax));
         var normalized = view / safe.unsqueeze(1);
-        var boundaries = tensor(DynamicQuantizationMap.Midpoints(map), device: values.device);
+        var boundaries = MapTables.Midpoints(map, values.device);
         var codes = bucketize(normalized.contiguous(), boundaries, outInt32: true, right: false).to(ScalarType.Byte);
         return (codes.view(-1).narrow(0, 0, n).contiguous(), absmax);
     }

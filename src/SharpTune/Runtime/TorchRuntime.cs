@@ -46,6 +46,7 @@ public static class TorchRuntime
             }
 
             var location = LibTorchLocator.Locate(options.LibTorchDirectory);
+            CudaAllocatorSettings.ApplyDefault();
             LoadLibTorch(location);
             var libStdCxx = SystemLibStdCxx.TryFind();
             var (shimPath, compatible) = LoadShim(options, libStdCxx, location);

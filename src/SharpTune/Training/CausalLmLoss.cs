@@ -9,7 +9,7 @@ namespace SharpTune.Training;
 /// </summary>
 public static class CausalLmLoss
 {
-    public const int DefaultChunkTokens = 4096;
+    public const int DefaultChunkTokens = 1024;
 
     /// <summary>The summed loss (a scalar tensor) of <paramref name="hidden"/> [b, t, h] under <paramref name="labels"/> [b, t].</summary>
     public static Tensor Sum(Func<Tensor, Tensor> lmHead, Tensor hidden, Tensor labels, int chunkTokens = DefaultChunkTokens, bool checkpointChunks = true)

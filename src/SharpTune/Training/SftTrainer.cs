@@ -134,6 +134,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         var shards = WorldSize == 1 ? batches
             : Enumerable.Range(0, batches.Length).Select(m => plan.Batch((long)step * Options.GradientAccumulation + m, synchronizer!.Rank, WorldSize)).ToArray();
         long targetTokens = Math.Max(1, batches.Sum(b => (long)b.TargetTokens));
+        double dataSeconds = clock.Elapsed.TotalSeconds;
         double lossSum = 0;
         try
         {
@@ -156,6 +157,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
                 $"raise gradient_accumulation instead, or use gradient_checkpointing: on/offload (now {Options.GradientCheckpointing.ToString().ToLowerInvariant()})", e);
         }
 
+        double computeEnd = clock.Elapsed.TotalSeconds;
         if (synchronizer is { WorldSize: > 1 } sync)
         {
             // Each rank divided its loss by the global token count, so the sum over ranks is the step's gradient.
@@ -163,6 +165,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             lossSum = sync.SumOverRanks(lossSum);
         }
 
+        double syncEnd = clock.Elapsed.TotalSeconds;
         double loss = lossSum / targetTokens;
         if (!double.IsFinite(loss))
         {
@@ -200,7 +203,10 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         meter?.Sample();
         double seconds = clock.Elapsed.TotalSeconds;
         long tokens = batches.Sum(b => (long)b.RealTokens);
-        return new TrainingStepMetrics(step + 1, loss, lr, gradNorm, tokens, tokens / Math.Max(seconds, 1e-9), seconds, meter?.PeakBytes, Skipped: !finite);
+        return new TrainingStepMetrics(step + 1, loss, lr, gradNorm, tokens, tokens / Math.Max(seconds, 1e-9), seconds, meter?.PeakBytes, Skipped: !finite)
+        {
+            Phases = new StepPhases(dataSeconds, computeEnd - dataSeconds, syncEnd - computeEnd, seconds - syncEnd),
+        };
     }
 
     /// <summary>The seed of one micro-batch's dropout masks: a function of (seed, step, micro-batch) only.</summary>

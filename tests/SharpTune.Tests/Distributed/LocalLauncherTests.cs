@@ -22,6 +22,7 @@ public sealed class LocalLauncherTests
         Assert.Equal("0", variables["NCCL_NVLS_ENABLE"]);
         Assert.Equal("1", variables["TORCH_SYMM_MEM_DISABLE_MULTICAST"]);
         Assert.Equal("1", variables["NVSHMEM_DISABLE_NVLS"]);
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2).ToString(System.Globalization.CultureInfo.InvariantCulture), variables["OMP_NUM_THREADS"]);
 
         var read = DistributedEnvironment.FromEnvironment(variables.GetValueOrDefault);
         Assert.Equal(new DistributedEnvironment(1, 2, 1, 2, "127.0.0.1", 29501, DistributedLauncherKind.SharpTune), read);
@@ -31,8 +32,9 @@ public sealed class LocalLauncherTests
     public void A_multicast_setting_already_in_the_environment_is_kept_and_extra_variables_apply_last()
     {
         var options = Two with { Environment = new Dictionary<string, string> { ["FOO"] = "bar", ["RANK"] = "9" } };
-        var variables = LocalLauncher.RankEnvironment(options, 0, 1, null, name => name == "NCCL_NVLS_ENABLE" ? "0" : null);
+        var variables = LocalLauncher.RankEnvironment(options, 0, 1, null, name => name switch { "NCCL_NVLS_ENABLE" => "0", "OMP_NUM_THREADS" => "3", _ => null });
         Assert.Equal("0", variables["NCCL_NVLS_ENABLE"]);
+        Assert.Equal("3", variables["OMP_NUM_THREADS"]);
         Assert.Equal("bar", variables["FOO"]);
         Assert.Equal("9", variables["RANK"]);
         Assert.False(variables.ContainsKey("CUDA_VISIBLE_DEVICES"));

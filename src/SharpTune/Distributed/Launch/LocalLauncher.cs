@@ -23,6 +23,9 @@ public static class LocalLauncher
         ["NVSHMEM_DISABLE_NVLS"] = "1",
     };
 
+    /// <summary>The CPU threads of each rank's libtorch (OpenMP); set to cores / ranks per host unless already set.</summary>
+    public const string ThreadsVariable = "OMP_NUM_THREADS";
+
     /// <summary>Runs the job to its end. Cancelling kills every rank.</summary>
     public static LaunchResult Run(LaunchOptions options, TextWriter stdout, TextWriter stderr, CancellationToken cancellation = default)
     {
@@ -97,6 +100,11 @@ public static class LocalLauncher
         {
             variables[name] = parent(name) is { Length: > 0 } already ? already : value;
         }
+
+        // Each rank's libtorch would start one CPU thread per core; N ranks on one host share the cores instead.
+        variables[ThreadsVariable] = parent(ThreadsVariable) is { Length: > 0 } threads
+            ? threads
+            : Math.Max(1, Environment.ProcessorCount / Math.Max(1, options.ProcessesPerNode)).ToString(CultureInfo.InvariantCulture);
 
         if (cudaVisibleDevice is not null)
         {
