@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+
 namespace SharpTune.Kernels;
 
 /// <summary>
@@ -51,4 +54,17 @@ public static class CudaPrelude
         }
 
         """;
+
+    /// <summary>A <c>__constant__ unsigned int</c> array of float32 bit patterns (exact values, no decimal round trip).</summary>
+    public static string FloatTable(string name, IReadOnlyList<float> values)
+    {
+        var text = new StringBuilder().Append(CultureInfo.InvariantCulture, $"\n__constant__ unsigned int {name}[{values.Count}] = {{");
+        for (int i = 0; i < values.Count; i++)
+        {
+            text.Append(i % 8 == 0 ? "\n    " : " ")
+                .Append(CultureInfo.InvariantCulture, $"0x{BitConverter.SingleToUInt32Bits(values[i]):x8}u,");
+        }
+
+        return text.Append("\n};\n").ToString();
+    }
 }

@@ -1,3 +1,5 @@
+using SharpTune.Kernels.AdamW;
+using SharpTune.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -53,12 +55,18 @@ public sealed class AdamWOptimizer : IDisposable
     /// <summary>Bytes of optimizer state (moments and their scales).</summary>
     public long StateBytes => _first.Values.Concat(_second.Values).Sum(m => m.Bytes);
 
-    /// <summary>One update of every parameter that has a gradient, with learning rate <paramref name="learningRate"/>.</summary>
+    /// <summary>Parameter updates done so far by one fused kernel launch (<see cref="FusedAdamW"/>); the rest ran <see cref="AdamWReference"/>.</summary>
+    public long FusedUpdates { get; private set; }
+
+    /// <summary>
+    /// One update of every parameter that has a gradient, with learning rate <paramref name="learningRate"/>: one
+    /// <see cref="FusedAdamW"/> kernel per parameter where it applies, else <see cref="AdamWReference"/> on the moments
+    /// as float32 (8-bit moments dequantized before and requantized after).
+    /// </summary>
     public void Step(double learningRate)
     {
         StepCount++;
-        double correction1 = 1 - Math.Pow(Beta1, StepCount);
-        double correction2 = 1 - Math.Pow(Beta2, StepCount);
+        var step = AdamWStep.At(StepCount, learningRate, Beta1, Beta2, Epsilon, WeightDecay);
         using var noGrad = no_grad();
         foreach (var (name, parameter) in _parameters)
         {
@@ -68,25 +76,23 @@ public sealed class AdamWOptimizer : IDisposable
                 continue;
             }
 
-            var g = grad.to(ScalarType.Float32);
-            var m = _first[name].Read();
-            var v = _second[name].Read();
-            m.mul_(Beta1).add_(g, 1 - Beta1);
-            v.mul_(Beta2).addcmul_(g, g, 1 - Beta2);
-            var denominator = (v.sqrt() / Math.Sqrt(correction2)).add_(Epsilon);
-            var update = m / denominator * (learningRate / correction1);
-            if (parameter.dtype == ScalarType.Float32)
+            bool fused = (_first[name], _second[name]) switch
             {
-                parameter.mul_(1 - learningRate * WeightDecay).sub_(update);
-            }
-            else
+                (FullMoment m, FullMoment v) => FusedAdamW.TryUpdate(parameter, grad, m.Value, v.Value, step),
+                (QuantizedMoment m, QuantizedMoment v) => FusedAdamW.TryUpdate(parameter, grad, m.Value, v.Value, step),
+                _ => false,
+            };
+            if (fused)
             {
-                var master = parameter.to(ScalarType.Float32).mul_(1 - learningRate * WeightDecay).sub_(update);
-                parameter.copy_(master);
+                FusedUpdates++;
+                continue;
             }
 
-            _first[name].Write(m);
-            _second[name].Write(v);
+            var first = _first[name].Read();
+            var second = _second[name].Read();
+            AdamWReference.Update(parameter, grad, first, second, step);
+            _first[name].Write(first);
+            _second[name].Write(second);
         }
     }
 
@@ -151,6 +157,9 @@ public sealed class AdamWOptimizer : IDisposable
     {
         private readonly Tensor _value = zeros_like(parameter, dtype: ScalarType.Float32).DetachFromDisposeScope();
 
+        /// <summary>The float32 moment itself (the fused kernel updates it in place).</summary>
+        public Tensor Value => _value;
+
         public long Bytes => _value.NumberOfElements * 4;
 
         public Tensor Read() => _value.alias();
@@ -173,14 +182,17 @@ public sealed class AdamWOptimizer : IDisposable
 
     private sealed class QuantizedMoment : IMoment
     {
-        private readonly SharpTune.Quantization.BlockwiseQuantized _value;
+        private readonly BlockwiseQuantized _value;
 
         public QuantizedMoment(Tensor parameter, bool signed)
         {
             using var scope = NewDisposeScope();
-            _value = SharpTune.Quantization.BlockwiseQuantized.Quantize(zeros_like(parameter, dtype: ScalarType.Float32),
-                signed ? SharpTune.Quantization.DynamicQuantizationMap.Signed : SharpTune.Quantization.DynamicQuantizationMap.Unsigned);
+            _value = BlockwiseQuantized.Quantize(zeros_like(parameter, dtype: ScalarType.Float32),
+                signed ? DynamicQuantizationMap.Signed : DynamicQuantizationMap.Unsigned);
         }
+
+        /// <summary>The codes and absmax (the fused kernel updates them in place).</summary>
+        public BlockwiseQuantized Value => _value;
 
         public long Bytes => _value.Codes.NumberOfElements + _value.Absmax.NumberOfElements * 4;
 

@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Numerics;
-using System.Text;
 using SharpTune.Quantization;
 
 namespace SharpTune.Kernels.Nf4;
@@ -20,8 +18,8 @@ public static class Nf4DequantizeKernel
     public const string Name = "nf4_dequantize";
 
     public static string Source => CudaPrelude.Source
-        + Table("nf4_code_book_bits", Nf4CodeBook.Values)
-        + Table("nf4_absmax_map_bits", DynamicQuantizationMap.Signed)
+        + CudaPrelude.FloatTable("nf4_code_book_bits", Nf4CodeBook.Values)
+        + CudaPrelude.FloatTable("nf4_absmax_map_bits", DynamicQuantizationMap.Signed)
         + GroupIndex
         + Define("f32", "float", "unsigned long long")
         + Define("bf16", "bf16_t", "unsigned int")
@@ -36,18 +34,6 @@ public static class Nf4DequantizeKernel
         __device__ __forceinline__ long nf4_group(long index, int size, int shift) { return shift >= 0 ? index >> shift : index / size; }
 
         """;
-
-    private static string Table(string name, IReadOnlyList<float> values)
-    {
-        var text = new StringBuilder().Append(CultureInfo.InvariantCulture, $"\n__constant__ unsigned int {name}[{values.Count}] = {{");
-        for (int i = 0; i < values.Count; i++)
-        {
-            text.Append(i % 8 == 0 ? "\n    " : " ")
-                .Append(CultureInfo.InvariantCulture, $"0x{BitConverter.SingleToUInt32Bits(values[i]):x8}u,");
-        }
-
-        return text.Append("\n};\n").ToString();
-    }
 
     // pair_t is as wide as two outputs: both are written with one aligned store (output offsets 2j of a fresh tensor).
     private static string Define(string suffix, string type, string pairType) => $$"""
