@@ -10,9 +10,9 @@
 #    (B/2 each) must give the same loss curve (the selftest's own loop, independent of the trainer).
 # 4. The real trainer, 1 GPU with global batch B against `train --gpus 2` with B/2 per GPU (same seed): loss
 #    curves must agree within bf16 noise and tokens/s must scale by >= 1.8x. By default it makes its own setup
-#    (a random llama3.2-1b-shaped model, TRAIN_SHAPE to change it; the medical set packed to 2048 tokens; B = 8 x
-#    TRAIN_ACCUMULATION micro-batches (default 4);
-#    TRAIN_STEPS steps, default 30). Or set TRAIN_CONFIG to a `train --config` file whose batch_size is B,
+#    (a random Llama-3-8B-shaped model quantized to NF4, TRAIN_SHAPE to change it; the medical set packed to 2048
+#    tokens; B = TRAIN_BATCH (default 16) sequences x TRAIN_ACCUMULATION (default 1) micro-batches; TRAIN_STEPS
+#    steps, default 8). Or set TRAIN_CONFIG to a `train --config` file whose batch_size is B,
 #    TRAIN_CONFIG_2GPU to the same with B/2 and another output_dir, TRAIN_OUT_1GPU / TRAIN_OUT_2GPU to those
 #    output dirs. The trainer writes train_log.jsonl there ("step", "loss", "tokens_per_s").
 #
@@ -55,14 +55,15 @@ python3 "$here/bench/compare_loss_curves.py" --selftest "$out/equivalence-1.log"
 
 echo "== 4. the trainer: 1 GPU (global batch B) vs 2 GPUs (B/2 each)"
 if [ -z "${TRAIN_CONFIG:-}" ]; then
-  # Our own setup: a random-weight model of a real shape (TRAIN_SHAPE, default llama3.2-1b) on the shipped medical
-  # set, packed into 2048-token rows; global batch 8 x 2048 tokens x TRAIN_ACCUMULATION (default 4) micro-batches.
+  # Our own setup: a random-weight model of a real shape (TRAIN_SHAPE, default llama3-8b), quantized to NF4 once,
+  # on the shipped medical set packed into 2048-token rows.
   work="$out/trainer"; rm -rf "$work"; mkdir -p "$work"
   tok="$here/.tools/tokenizers/llama3"
-  st init-model --arch llama --shape "${TRAIN_SHAPE:-llama3.2-1b}" --tokenizer "$tok" --out "$work/model" >"$work/init.log" 2>&1 || status=1
+  st init-model --arch llama --shape "${TRAIN_SHAPE:-llama3-8b}" --tokenizer "$tok" --out "$work/hf" >"$work/init.log" 2>&1 || status=1
+  st quantize --model "$work/hf" --out "$work/model" >"$work/quantize.log" 2>&1 || status=1
   st data format --source "$here/datasets/medical/train.jsonl" --template medical-cot --tokenizer "$tok" --out "$work/data" >"$work/data.log" 2>&1 || status=1
   for n in 1 2; do
-    "$here/bench/train_config.sh" "$work/train-$n.yaml" "$work/model" "$work/data" "$work/out-$n" "${TRAIN_STEPS:-30}" $((8 / n)) "${TRAIN_ACCUMULATION:-4}" "$n"
+    "$here/bench/train_config.sh" "$work/train-$n.yaml" "$work/model" "$work/data" "$work/out-$n" "${TRAIN_STEPS:-8}" $((${TRAIN_BATCH:-16} / n)) "${TRAIN_ACCUMULATION:-1}" "$n"
   done
   TRAIN_CONFIG="$work/train-1.yaml"; TRAIN_CONFIG_2GPU="$work/train-2.yaml"; TRAIN_OUT_1GPU="$work/out-1"; TRAIN_OUT_2GPU="$work/out-2"
 fi

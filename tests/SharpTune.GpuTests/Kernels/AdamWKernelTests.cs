@@ -175,11 +175,13 @@ public sealed class AdamWKernelTests(ITestOutputHelper output)
         }
 
         // 16-bit: an element may round the other way (one ulp, at most |x| 2^-7 for bf16, 2^-10 for fp16) in a few places.
+        // Such an element then starts the next step one ulp apart and may round to two (or cross a power of two, where
+        // the ulp halves): allow that in one element in 10,000 (an H200 run: 1 of 229,376 after 5 steps).
         double ulp = fused.dtype == Bf16 ? 1.0 / 128 : 1.0 / 1024;
         long differing = difference.gt(0).sum().item<long>();
         long beyondUlp = difference.gt(e.abs() * ulp).sum().item<long>();
         output.WriteLine($"{what}: {differing} of {n} parameters differ, {beyondUlp} by more than one ulp");
-        Assert.True(beyondUlp <= allowance, $"{what}: {beyondUlp} parameters differ by more than one ulp");
+        Assert.True(beyondUlp <= Math.Max(allowance, n / 10000), $"{what}: {beyondUlp} parameters differ by more than one ulp");
         Assert.True(differing <= Math.Max(2, n / 1000), $"{what}: {differing} of {n} parameters differ");
     }
 

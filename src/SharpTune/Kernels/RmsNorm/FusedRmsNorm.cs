@@ -1,3 +1,4 @@
+using SharpTune.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,27 +42,33 @@ public static class FusedRmsNorm
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            var saved = ctx.get_saved_variables();
-            var (input, weight, rstd) = (saved[0], saved[1], saved[2]);
-            var dy = gradOutput.contiguous();
-            int cols = (int)input.shape[^1];
-            long rows = input.numel() / cols;
-            var dx = empty_like(input);
-            var module = FusedKernels.Module(RmsNormKernel.Name, () => RmsNormKernel.Source, input.device_index);
-            module.Launch($"rmsnorm_backward_{FusedKernels.DtypeSuffix(input.dtype)}", ((uint)rows, 1, 1), (Threads, 1, 1), 0,
-                TensorPointer.Of(dy), TensorPointer.Of(input), TensorPointer.Of(weight), TensorPointer.Of(rstd), TensorPointer.Of(dx), cols);
-
+            // Runs on libtorch's device thread, which has no dispose scope: own every handle (see BackwardResults), or
+            // the saved inputs and the gradients stay alive until the garbage collector finalizes their wrappers.
+            BackwardResults.BeginCall();
+            Tensor dx;
             Tensor? dw = null;
-            if (weight.requires_grad)
+            using (var scope = NewDisposeScope())
             {
-                using var scope = NewDisposeScope();
-                var normalized = (input.to(ScalarType.Float32).view(rows, cols) * rstd.unsqueeze(1)).to(input.dtype);
-                // Backward may run on the autograd engine's device thread, which has no outer dispose scope to move to.
-                // (sum([0L]), not sum(0): a bare 0 converts to the ScalarType overload and sums everything.)
-                dw = (dy.view(rows, cols).to(ScalarType.Float32) * normalized.to(ScalarType.Float32)).sum([0L]).to(weight.dtype).DetachFromDisposeScope();
+                var saved = ctx.get_saved_variables();
+                var (input, weight, rstd) = (saved[0], saved[1], saved[2]);
+                var dy = gradOutput.contiguous();
+                int cols = (int)input.shape[^1];
+                long rows = input.numel() / cols;
+                dx = empty_like(input);
+                var module = FusedKernels.Module(RmsNormKernel.Name, () => RmsNormKernel.Source, input.device_index);
+                module.Launch($"rmsnorm_backward_{FusedKernels.DtypeSuffix(input.dtype)}", ((uint)rows, 1, 1), (Threads, 1, 1), 0,
+                    TensorPointer.Of(dy), TensorPointer.Of(input), TensorPointer.Of(weight), TensorPointer.Of(rstd), TensorPointer.Of(dx), cols);
+                dx.MoveToOuterDisposeScope();
+                if (weight.requires_grad)
+                {
+                    var normalized = (input.to(ScalarType.Float32).view(rows, cols) * rstd.unsqueeze(1)).to(input.dtype);
+                    // (sum([0L]), not sum(0): a bare 0 converts to the ScalarType overload and sums everything.)
+                    dw = (dy.view(rows, cols).to(ScalarType.Float32) * normalized.to(ScalarType.Float32)).sum([0L]).to(weight.dtype).MoveToOuterDisposeScope();
+                }
             }
 
-            return [dx, dw!, null!]; // one gradient per argument of apply: input, weight, epsilon
+            gradOutput.Dispose();
+            return [BackwardResults.Keep(dx)!, BackwardResults.Keep(dw)!, null!]; // one gradient per argument of apply: input, weight, epsilon
         }
     }
 }

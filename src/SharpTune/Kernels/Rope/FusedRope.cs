@@ -1,3 +1,4 @@
+using SharpTune.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,8 +31,17 @@ public static class FusedRope
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            var saved = ctx.get_saved_variables();
-            return [Rotate(gradOutput.contiguous(), saved[0], saved[1], backward: true), null!, null!];
+            // Runs on libtorch's device thread, which has no dispose scope: own every handle (see BackwardResults).
+            BackwardResults.BeginCall();
+            Tensor dx;
+            using (var scope = NewDisposeScope())
+            {
+                var saved = ctx.get_saved_variables();
+                dx = Rotate(gradOutput.contiguous(), saved[0], saved[1], backward: true).MoveToOuterDisposeScope();
+            }
+
+            gradOutput.Dispose();
+            return [BackwardResults.Keep(dx)!, null!, null!];
         }
 
         private static Tensor Rotate(Tensor x, Tensor cos, Tensor sin, bool backward)

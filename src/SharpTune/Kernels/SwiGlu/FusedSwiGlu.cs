@@ -1,3 +1,4 @@
+using SharpTune.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -31,15 +32,25 @@ public static class FusedSwiGlu
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            var saved = ctx.get_saved_variables();
-            var (gate, up) = (saved[0], saved[1]);
-            var dh = gradOutput.contiguous();
-            var dGate = empty_like(gate);
-            var dUp = empty_like(up);
-            long n = gate.numel();
-            Module(gate).Launch($"swiglu_backward_{FusedKernels.DtypeSuffix(gate.dtype)}", Grid(n), (256, 1, 1), 0,
-                TensorPointer.Of(dh), TensorPointer.Of(gate), TensorPointer.Of(up), TensorPointer.Of(dGate), TensorPointer.Of(dUp), n);
-            return [dGate, dUp];
+            // Runs on libtorch's device thread, which has no dispose scope: own every handle (see BackwardResults).
+            BackwardResults.BeginCall();
+            Tensor dGate, dUp;
+            using (var scope = NewDisposeScope())
+            {
+                var saved = ctx.get_saved_variables();
+                var (gate, up) = (saved[0], saved[1]);
+                var dh = gradOutput.contiguous();
+                dGate = empty_like(gate);
+                dUp = empty_like(up);
+                long n = gate.numel();
+                Module(gate).Launch($"swiglu_backward_{FusedKernels.DtypeSuffix(gate.dtype)}", Grid(n), (256, 1, 1), 0,
+                    TensorPointer.Of(dh), TensorPointer.Of(gate), TensorPointer.Of(up), TensorPointer.Of(dGate), TensorPointer.Of(dUp), n);
+                dGate.MoveToOuterDisposeScope();
+                dUp.MoveToOuterDisposeScope();
+            }
+
+            gradOutput.Dispose();
+            return [BackwardResults.Keep(dGate)!, BackwardResults.Keep(dUp)!];
         }
 
         private static Cuda.CudaModule Module(Tensor like) => FusedKernels.Module(SwiGluKernel.Name, () => SwiGluKernel.Source, like.device_index);

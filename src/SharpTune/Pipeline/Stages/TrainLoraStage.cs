@@ -113,7 +113,7 @@ public sealed class TrainLoraStage : IPipelineStage
         }
 
         var steps = SftTrainer.ReadLog(Path.Combine(options.OutputDir, SftTrainer.LogFileName)).ToList();
-        context.Log.WriteLine($"  {steps.Count} steps on {options.Gpus} GPUs in {job.Duration.TotalSeconds:0.0} s, " +
+        context.Log.WriteLine($"  {steps.Count} steps on {options.Gpus} ranks in {job.Duration.TotalSeconds:0.0} s, " +
             $"loss {(steps.Count > 0 ? $"{steps[0].Loss:0.0000} -> {steps[^1].Loss:0.0000}" : "n/a")}");
         return new TrainingResult(steps, Path.Combine(options.OutputDir, SftTrainer.AdapterDirectoryName), 0, steps.Select(s => s.PeakGpuMemoryBytes).Max());
     }
