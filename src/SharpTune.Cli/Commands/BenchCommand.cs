@@ -29,13 +29,18 @@ public static class BenchCommand
         var kernels = new Option<string>("--kernels") { Description = "on: fused CUDA kernels (RMSNorm, RoPE, SwiGLU, NF4 dequantization, AdamW); off: the TorchSharp reference ops.", DefaultValueFactory = _ => "on" };
         var rank = new Option<int>("--rank") { Description = "LoRA rank on all seven projections (alpha = rank).", DefaultValueFactory = _ => 16 };
         var optimizer = new Option<string>("--optimizer") { Description = "adamw or adamw_8bit.", DefaultValueFactory = _ => "adamw_8bit" };
+        var lossChunk = new Option<int>("--loss-chunk")
+        {
+            Description = "Rows of the LM head's input per loss chunk: at most this many rows of fp32 logits exist at a time.",
+            DefaultValueFactory = _ => CausalLmLoss.DefaultChunkTokens,
+        };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var json = new Option<string?>("--json") { Description = "Also write the result as JSON to this file." };
 
         var command = new Command("bench", "Time real LoRA/QLoRA training steps (forward, loss, backward, AdamW) of a random-weight model of real shapes: " +
             "median step time after warm-up, tokens/s, MFU (6 x dense params x tokens over the GPU's bf16 peak) and peak GPU memory (NVML).")
         {
-            model, mode, batch, seq, checkpointing, steps, warmup, kernels, rank, optimizer, device, json,
+            model, mode, batch, seq, checkpointing, steps, warmup, kernels, rank, optimizer, lossChunk, device, json,
         };
         command.SetAction(parsed =>
         {
@@ -51,6 +56,7 @@ public static class BenchCommand
                 Kernels = ParseSwitch(parsed.GetValue(kernels)!),
                 LoraRank = parsed.GetValue(rank),
                 Optimizer = parsed.GetValue(optimizer)!,
+                LossChunkTokens = parsed.GetValue(lossChunk),
                 Device = parsed.GetValue(device)!,
             }.Validated();
             TorchRuntime.Initialize(GlobalOptions.RuntimeOptions(parsed));

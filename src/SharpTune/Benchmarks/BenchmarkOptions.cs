@@ -37,6 +37,9 @@ public sealed record BenchmarkOptions
     /// <summary>adamw or adamw_8bit.</summary>
     public string Optimizer { get; init; } = "adamw_8bit";
 
+    /// <summary>Rows of the LM head's input per loss chunk (<see cref="CausalLmLoss"/>).</summary>
+    public int LossChunkTokens { get; init; } = CausalLmLoss.DefaultChunkTokens;
+
     /// <summary>auto (cuda if present, else cpu), cpu, cuda or cuda:N.</summary>
     public string Device { get; init; } = "auto";
 
@@ -57,6 +60,7 @@ public sealed record BenchmarkOptions
         Require(Warmup >= 0, $"--warmup must not be negative, not {Warmup}");
         Require(LoraRank > 0, $"--rank must be positive, not {LoraRank}");
         Require(Optimizer is "adamw" or "adamw_8bit", $"--optimizer must be adamw or adamw_8bit, not '{Optimizer}'");
+        Require(LossChunkTokens > 0, $"--loss-chunk must be positive, not {LossChunkTokens}");
         return this;
     }
 

@@ -46,6 +46,7 @@ public static class TrainingBenchmark
                 SaveSteps = 0,
                 SaveTotalLimit = 1,
                 Seed = options.Seed,
+                LossChunkTokens = options.LossChunkTokens,
             };
             var trainer = new SftTrainer(model, samples, training);
             var result = trainer.Train(progress, cancellation);
