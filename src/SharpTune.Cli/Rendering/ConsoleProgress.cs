@@ -18,6 +18,7 @@ public sealed class ConsoleProgress : IProgress<OperationProgress>, IDisposable
     private OperationProgress? _last;
     private string _lastTask = "";
     private TimeSpan _taskStart;
+    private long _taskStartDone;
 
     public ConsoleProgress(TextWriter writer, bool? interactive = null, TimeSpan? plainInterval = null)
     {
@@ -36,6 +37,7 @@ public sealed class ConsoleProgress : IProgress<OperationProgress>, IDisposable
                 FinishLine();
                 _lastTask = value.Task;
                 _taskStart = now;
+                _taskStartDone = value.Done;
                 _lastWrite = null;
             }
 
@@ -48,7 +50,7 @@ public sealed class ConsoleProgress : IProgress<OperationProgress>, IDisposable
             }
 
             _lastWrite = now;
-            string line = Format(value, now - _taskStart);
+            string line = Format(value, now - _taskStart, _taskStartDone);
             if (_interactive)
             {
                 int width = Math.Max(40, Console.IsErrorRedirected ? 120 : Console.WindowWidth - 1);
@@ -67,10 +69,14 @@ public sealed class ConsoleProgress : IProgress<OperationProgress>, IDisposable
     }
 
     /// <summary>"train  [#####-----] 37/75 step  49%  1.2 step/s  ETA 00:31  loss 1.23"</summary>
-    public static string Format(OperationProgress p, TimeSpan elapsed)
+    /// <summary>
+    /// One progress line. <paramref name="startDone"/> is where this task's first report stood (a resumed training run
+    /// or download): the rate and ETA count only the work done since, not what an earlier run did.
+    /// </summary>
+    public static string Format(OperationProgress p, TimeSpan elapsed, long startDone = 0)
     {
         double seconds = Math.Max(elapsed.TotalSeconds, 1e-3);
-        double rate = p.Done / seconds;
+        double rate = Math.Max(0, p.Done - startDone) / seconds;
         string amount = p.Unit == "B"
             ? $"{Bytes(p.Done)}{(p.Total is { } t ? "/" + Bytes(t) : "")}"
             : $"{p.Done}{(p.Total is { } u ? "/" + u : "")} {p.Unit}";

@@ -13,6 +13,22 @@ public sealed class ConsoleProgressTests
     }
 
     [Fact]
+    public void A_resumed_task_counts_its_rate_and_eta_from_where_it_resumed()
+    {
+        // Resumed at step 125 of 400; 25 steps in 50 s since then: 0.5 step/s, 250 steps left -> 8:20.
+        string line = ConsoleProgress.Format(new OperationProgress("train", 150, 400, "step"), TimeSpan.FromSeconds(50), startDone: 125);
+        Assert.Equal("train [########------------]  38% 150/400 step  0.5 step/s  ETA 08:20", line);
+
+        var writer = new StringWriter();
+        using (var progress = new ConsoleProgress(writer, interactive: false, plainInterval: TimeSpan.Zero))
+        {
+            progress.Report(new OperationProgress("train", 125, 400, "step", "resumed at step 125"));
+        }
+
+        Assert.Contains(" 0 step/s", writer.ToString());
+    }
+
+    [Fact]
     public void Byte_reports_are_shown_in_binary_units_and_unknown_totals_have_no_bar()
     {
         string line = ConsoleProgress.Format(new OperationProgress("download x", 3L << 20, null, "B"), TimeSpan.FromSeconds(1));
