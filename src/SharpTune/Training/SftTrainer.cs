@@ -90,7 +90,9 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             WriteLog(logPath, history);
         }
 
-        using var meter = model.Device.type == DeviceType.CUDA ? new GpuMemoryMeter(model.Device.index < 0 ? 0 : model.Device.index) : null;
+        using var meter = model.Device.type == DeviceType.CUDA
+            ? new GpuMemoryMeter(GpuMemoryMeter.NvmlIndexOfCudaDevice(model.Device.index < 0 ? 0 : model.Device.index, Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES")))
+            : null;
         model.SetTraining(true);
         progress?.Report(new OperationProgress("train", startStep, totalSteps, "step", startStep > 0 ? $"resumed at step {startStep}" : null));
         for (int step = startStep; step < totalSteps; step++)

@@ -25,4 +25,14 @@ public sealed class GpuMemoryMeterTests
     {
         Assert.Equal("1.50 GiB", GpuMemoryMeter.Format(3L * 512 * 1024 * 1024));
     }
+
+    [Theory]
+    [InlineData(0, null, 0)]
+    [InlineData(1, "", 1)]
+    [InlineData(0, "3", 3)]
+    [InlineData(1, "2, 5", 5)]
+    [InlineData(0, "GPU-8f6b7c1e-0000-0000-0000-000000000000", 0)]
+    [InlineData(2, "4,5", 2)]
+    public void A_cuda_device_maps_to_its_nvml_index_through_cuda_visible_devices(int cuda, string? visible, int nvml) =>
+        Assert.Equal(nvml, GpuMemoryMeter.NvmlIndexOfCudaDevice(cuda, visible));
 }

@@ -46,6 +46,24 @@ public sealed class GpuMemoryMeter : IDisposable
         _thread.Start();
     }
 
+    /// <summary>
+    /// The NVML index of CUDA device <paramref name="cudaIndex"/>: NVML numbers every GPU of the host, CUDA only the
+    /// ones CUDA_VISIBLE_DEVICES lists, in its order (what `train --gpus N` gives each rank). Entries that are not
+    /// plain numbers (GPU or MIG UUIDs) are not mapped: the CUDA index is returned.
+    /// </summary>
+    public static int NvmlIndexOfCudaDevice(int cudaIndex, string? cudaVisibleDevices)
+    {
+        if (string.IsNullOrWhiteSpace(cudaVisibleDevices))
+        {
+            return cudaIndex;
+        }
+
+        string[] entries = cudaVisibleDevices.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return cudaIndex < entries.Length && int.TryParse(entries[cudaIndex], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int nvml)
+            ? nvml
+            : cudaIndex;
+    }
+
     /// <summary>Why there are no readings, or null when the meter works.</summary>
     public string? Unavailable { get; }
 
