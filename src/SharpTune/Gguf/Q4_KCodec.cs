@@ -14,72 +14,8 @@ public sealed class Q4_KCodec : GgmlBlockCodec
     protected override void QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block)
     {
         Span<byte> l = stackalloc byte[256];
-        Span<byte> laux = stackalloc byte[32];
-        Span<float> weights = stackalloc float[32];
-        Span<float> mins = stackalloc float[8];
-        Span<float> scales = stackalloc float[8];
         block.Clear();
-        var scaleBytes = block.Slice(4, 12);
-
-        float maxScale = 0;
-        float maxMin = 0;
-        for (int j = 0; j < 8; ++j)
-        {
-            var xs = x.Slice(32 * j, 32);
-            float sumX2 = 0;
-            for (int i = 0; i < 32; ++i)
-            {
-                sumX2 += xs[i] * xs[i];
-            }
-
-            float avX = MathF.Sqrt(sumX2 / 32);
-            for (int i = 0; i < 32; ++i)
-            {
-                weights[i] = avX + MathF.Abs(xs[i]);
-            }
-
-            scales[j] = KQuantMath.MakeQkx2Quants(32, 15, xs, weights, l.Slice(32 * j, 32), out mins[j], laux, -1f, 0.1f, 20);
-            if (scales[j] > maxScale)
-            {
-                maxScale = scales[j];
-            }
-
-            if (mins[j] > maxMin)
-            {
-                maxMin = mins[j];
-            }
-        }
-
-        float invScale = maxScale > 0 ? 63f / maxScale : 0f;
-        float invMin = maxMin > 0 ? 63f / maxMin : 0f;
-        for (int j = 0; j < 8; ++j)
-        {
-            byte ls = Math.Min((byte)63, (byte)KQuantMath.NearestInt(invScale * scales[j]));
-            byte lm = Math.Min((byte)63, (byte)KQuantMath.NearestInt(invMin * mins[j]));
-            KQuantMath.PackScaleMinK4(j, ls, lm, scaleBytes);
-        }
-
-        KQuantMath.WriteHalf(block, maxScale / 63f);
-        KQuantMath.WriteHalf(block[2..], maxMin / 63f);
-        float dAll = KQuantMath.Half(block);
-        float dminAll = KQuantMath.Half(block[2..]);
-
-        for (int j = 0; j < 8; ++j)
-        {
-            var (sc, m) = KQuantMath.ScaleMinK4(j, scaleBytes);
-            float d = dAll * sc;
-            if (d == 0)
-            {
-                continue;
-            }
-
-            float dm = dminAll * m;
-            for (int i = 0; i < 32; ++i)
-            {
-                int q = KQuantMath.NearestInt((x[32 * j + i] + dm) / d);
-                l[32 * j + i] = (byte)Math.Max(0, Math.Min(15, q));
-            }
-        }
+        KQuantScaleSearch.Quantize(x, nmax: 15, rmin: -1f, rdelta: 0.1f, nstep: 20, block[..KQuantScaleSearch.HeaderBytes], l);
 
         var qs = block.Slice(16, 128);
         for (int j = 0, o = 0; j < 256; j += 64, o += 32)

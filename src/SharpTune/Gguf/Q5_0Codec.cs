@@ -15,19 +15,7 @@ public sealed class Q5_0Codec : GgmlBlockCodec
 
     protected override void QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block)
     {
-        float amax = 0;
-        float max = 0;
-        for (int j = 0; j < 32; j++)
-        {
-            if (amax < MathF.Abs(x[j]))
-            {
-                amax = MathF.Abs(x[j]);
-                max = x[j];
-            }
-        }
-
-        float d = max / -16;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float d = SignedMaxBlockScale.Compute(x, halfRange: 16, out float id);
         KQuantMath.WriteHalf(block, d);
         uint qh = 0;
         for (int j = 0; j < 16; j++)
