@@ -96,15 +96,18 @@ public static class TrainingBenchmark
         return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
-    private static Device ResolveDevice(string name) => name switch
+    /// <summary>The trainer's device rules (<see cref="TrainingRun.ResolveDevice"/>), its errors prefixed "bench: ".</summary>
+    private static Device ResolveDevice(string name)
     {
-        "auto" => cuda.is_available() ? CUDA : CPU,
-        "cpu" => CPU,
-        _ when name.StartsWith("cuda", StringComparison.Ordinal) => cuda.is_available()
-            ? new Device(name)
-            : throw new SharpTuneException($"bench: --device {name} asked for, but CUDA is not available (run 'sharptune doctor')"),
-        _ => throw new SharpTuneException($"bench: --device must be auto, cpu, cuda or cuda:N, not '{name}'"),
-    };
+        try
+        {
+            return TrainingRun.ResolveDevice(name);
+        }
+        catch (SharpTuneException e)
+        {
+            throw new SharpTuneException("bench: " + e.Message, e);
+        }
+    }
 
     private static string? GpuName(int index)
     {
