@@ -65,6 +65,8 @@ if [ -z "${TRAIN_CONFIG:-}" ]; then
   for n in 1 2; do
     "$here/bench/train_config.sh" "$work/train-$n.yaml" "$work/model" "$work/data" "$work/out-$n" "${TRAIN_STEPS:-8}" $((${TRAIN_BATCH:-16} / n)) "${TRAIN_ACCUMULATION:-1}" "$n"
   done
+  # TRAIN_OVERLAP=1: the 2-GPU run reduces each layer's gradients as its backward ends (overlap_gradient_reduce).
+  [ "${TRAIN_OVERLAP:-0}" = 1 ] && echo "overlap_gradient_reduce: true" >>"$work/train-2.yaml"
   TRAIN_CONFIG="$work/train-1.yaml"; TRAIN_CONFIG_2GPU="$work/train-2.yaml"; TRAIN_OUT_1GPU="$work/out-1"; TRAIN_OUT_2GPU="$work/out-2"
 fi
 log="${LOG_NAME:-train_log.jsonl}"

@@ -92,7 +92,7 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
     /// No dispose scope of its own: checkpointed layers keep their inputs and cos/sin until backward, so the caller's
     /// scope (the trainer's per-micro-batch scope) owns every tensor made here.
     /// </remarks>
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed)
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null)
     {
         long batch = inputIds.shape[0];
         long seq = inputIds.shape[1];
@@ -102,7 +102,9 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
         for (int i = 0; i < _model.Layers.Count; i++)
         {
             var layer = _model.Layers[i];
-            hidden = CheckpointedFunction.Run(x => layer.Forward(x, cos, sin, null, null), hidden, checkpointing, seed + i);
+            int index = i;
+            hidden = CheckpointedFunction.Run(x => layer.Forward(x, cos, sin, null, null), hidden, checkpointing, seed + i,
+                layerBackwardDone is null ? null : () => layerBackwardDone(index));
         }
 
         return _model.Norm.call(hidden);

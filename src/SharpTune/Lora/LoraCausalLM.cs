@@ -68,7 +68,7 @@ public sealed class LoraCausalLM : ITrainableCausalLM, IDisposable
     /// No dispose scope of its own: checkpointed layers keep the rotary tables for their recomputation in backward,
     /// so those must live in the caller's scope (the training micro-batch) until backward is done.
     /// </remarks>
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed)
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null)
     {
         long batch = inputIds.shape[0];
         long seq = inputIds.shape[1];
@@ -78,7 +78,9 @@ public sealed class LoraCausalLM : ITrainableCausalLM, IDisposable
         for (int i = 0; i < Model.Layers.Count; i++)
         {
             var layer = Model.Layers[i];
-            hidden = CheckpointedFunction.Run(h => layer.Forward(h, cos, sin, null, null), hidden, checkpointing, seed + i);
+            int index = i;
+            hidden = CheckpointedFunction.Run(h => layer.Forward(h, cos, sin, null, null), hidden, checkpointing, seed + i,
+                layerBackwardDone is null ? null : () => layerBackwardDone(index));
         }
 
         return Model.Norm.call(hidden);

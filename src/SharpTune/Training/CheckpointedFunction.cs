@@ -23,7 +23,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
     /// grad (the frozen embeddings' output) is turned into one that does, or no gradient would reach the body's
     /// parameters (what HF's <c>enable_input_require_grads</c> does).
     /// </summary>
-    public static Tensor Run(Func<Tensor, Tensor> body, Tensor input, GradientCheckpointing mode, long? seed = null)
+    public static Tensor Run(Func<Tensor, Tensor> body, Tensor input, GradientCheckpointing mode, long? seed = null, Action? afterBackward = null)
     {
         if (seed is { } s)
         {
@@ -40,7 +40,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
             input = input.detach().requires_grad_(true);
         }
 
-        return apply(input, new CheckpointBody(body, mode == GradientCheckpointing.Offload, seed));
+        return apply(input, new CheckpointBody(body, mode == GradientCheckpointing.Offload, seed, afterBackward));
     }
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)
@@ -86,6 +86,8 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
 
         saved.Release();
         grad_output.Dispose();
+        // The body's parameters have their gradients for this backward now (a data-parallel trainer reduces them).
+        saved.Body.AfterBackward?.Invoke();
         return [BackwardResults.Keep(gradInput)!, null!];
     }
 
@@ -102,4 +104,4 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
 }
 
 /// <summary>What a checkpointed region runs: a function of one tensor, whether to offload its input, and its seed.</summary>
-public sealed record CheckpointBody(Func<Tensor, Tensor> Body, bool Offload, long? Seed);
+public sealed record CheckpointBody(Func<Tensor, Tensor> Body, bool Offload, long? Seed, Action? AfterBackward = null);

@@ -14,8 +14,13 @@ public interface ITrainableCausalLM
     /// <summary>The dtype activations are computed in (bf16, fp16 or fp32); fp16 turns on loss scaling.</summary>
     ScalarType ComputeDtype { get; }
 
-    /// <summary>Hidden states [batch, length, hidden] after the final norm. Layer i reseeds dropout with <c>seed + i</c>.</summary>
-    Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed);
+    /// <summary>
+    /// Hidden states [batch, length, hidden] after the final norm. Layer i reseeds dropout with <c>seed + i</c>. With
+    /// checkpointing, <paramref name="layerBackwardDone"/>(i) is called when layer i's backward has finished (its
+    /// trainable parameters have their gradients), so a data-parallel trainer can reduce them while earlier layers
+    /// are still in backward.
+    /// </summary>
+    Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null);
 
     /// <summary>Logits for hidden rows [n, hidden] -> [n, vocab].</summary>
     Tensor LmHead(Tensor hidden);

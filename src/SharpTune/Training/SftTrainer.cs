@@ -85,6 +85,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
 
         // Every rank starts from rank 0's adapter weights (equal by seed anyway; this makes it a guarantee).
         synchronizer?.BroadcastParameters(tensors);
+        using var overlap = OverlappedReduction.TryCreate(synchronizer, parameters, Options);
         if (IsMain)
         {
             WriteLog(logPath, history);
@@ -98,7 +99,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         for (int step = startStep; step < totalSteps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var metrics = RunStep(step, plan, schedule, optimizer, scaler, tensors, meter, lastCheckpoint);
+            var metrics = RunStep(step, plan, schedule, optimizer, scaler, tensors, meter, lastCheckpoint, overlap);
             history.Add(metrics);
             if (IsMain)
             {
@@ -128,7 +129,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
     }
 
     private TrainingStepMetrics RunStep(int step, BatchPlan plan, LearningRateSchedule schedule, AdamWOptimizer optimizer, LossScaler scaler,
-        Tensor[] parameters, GpuMemoryMeter? meter, string? lastCheckpoint)
+        Tensor[] parameters, GpuMemoryMeter? meter, string? lastCheckpoint, OverlappedReduction? overlap)
     {
         var clock = Stopwatch.StartNew();
         // The step's global micro-batches (for token counts) and this rank's shards of them (to compute on).
@@ -145,7 +146,8 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
                 using var scope = NewDisposeScope();
                 var (ids, labels) = shards[micro].ToTensors(model.Device);
                 long seed = MicroBatchSeed(step, micro);
-                var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed);
+                // In the last micro-batch each layer's gradients are final when its backward ends: reduce them then.
+                var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed, micro == shards.Length - 1 ? overlap?.LayerBackwardDone : null);
                 var sum = CausalLmLoss.Sum(model.LmHead, hidden, labels, Options.LossChunkTokens, Options.GradientCheckpointing != GradientCheckpointing.Off);
                 (sum * (scaler.Scale / targetTokens)).backward();
                 BackwardResults.ReleaseCurrentThread();
@@ -163,7 +165,15 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         if (synchronizer is { WorldSize: > 1 } sync)
         {
             // Each rank divided its loss by the global token count, so the sum over ranks is the step's gradient.
-            sync.AllReduceGradients(parameters, 1.0);
+            if (overlap is not null)
+            {
+                overlap.Finish();
+            }
+            else
+            {
+                sync.AllReduceGradients(parameters, 1.0);
+            }
+
             lossSum = sync.SumOverRanks(lossSum);
         }
 

@@ -107,6 +107,13 @@ public sealed record TrainingOptions
     /// </summary>
     public int Gpus { get; init; } = 1;
 
+    /// <summary>
+    /// With more than one rank and gradient checkpointing: start reducing each decoder layer's LoRA gradients as soon
+    /// as that layer's backward finishes in the step's last micro-batch, instead of after the whole backward. Off by
+    /// default until it has run on GPUs (CPU ranks: tested).
+    /// </summary>
+    public bool OverlapGradientReduce { get; init; }
+
     /// <summary>Train on this many random tokens per sequence instead of a dataset (benchmarks); 0 = off.</summary>
     public int SyntheticTokens { get; init; }
 

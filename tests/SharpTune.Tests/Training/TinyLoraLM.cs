@@ -56,13 +56,15 @@ internal sealed class TinyLoraLM : ITrainableCausalLM, IDisposable
             ($"layers.{i}.down.lora_A.weight", b.Down.LoraA), ($"layers.{i}.down.lora_B.weight", b.Down.LoraB),
         }).ToArray();
 
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed)
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null)
     {
         var h = _embed.forward(inputIds);
         for (int i = 0; i < _blocks.Count; i++)
         {
             var (up, down) = _blocks[i];
-            h = CheckpointedFunction.Run(x => x + down.forward(nn.functional.gelu(up.forward(x))), h, checkpointing, seed + i);
+            int index = i;
+            h = CheckpointedFunction.Run(x => x + down.forward(nn.functional.gelu(up.forward(x))), h, checkpointing, seed + i,
+                layerBackwardDone is null ? null : () => layerBackwardDone(index));
         }
 
         h = nn.functional.layer_norm(h, [h.shape[^1]]);
