@@ -4,8 +4,9 @@ namespace SharpTune.Training;
 
 /// <summary>
 /// Next-token cross-entropy, summed over the positions that have a label. Only labelled positions go through the
-/// LM head, in chunks of <c>chunkTokens</c> rows; each chunk is checkpointed so that at most one chunk's logits
-/// ([chunk, vocab] in float32) exist at a time, in forward and in backward.
+/// LM head, in chunks of <c>chunkTokens</c> rows. With <c>checkpointChunks</c> each chunk is a
+/// <see cref="LinearCrossEntropyFunction"/>: no logits are kept after its forward, and its backward recomputes them,
+/// so at most one chunk's logits ([chunk, vocab], float32) exist at a time. Without, autograd keeps every chunk's.
 /// </summary>
 public static class CausalLmLoss
 {
@@ -30,9 +31,10 @@ public static class CausalLmLoss
         {
             long size = Math.Min(chunkTokens, count - start);
             var chunkTargets = targets.narrow(0, start, size);
-            Tensor ChunkLoss(Tensor h) => nn.functional.cross_entropy(lmHead(h).to(ScalarType.Float32), chunkTargets, reduction: nn.Reduction.Sum);
             var chunk = selected.narrow(0, start, size);
-            var loss = CheckpointedFunction.Run(ChunkLoss, chunk, checkpointChunks ? GradientCheckpointing.On : GradientCheckpointing.Off);
+            var loss = checkpointChunks && is_grad_enabled() && chunk.requires_grad
+                ? LinearCrossEntropyFunction.Apply(chunk, chunkTargets, lmHead)
+                : nn.functional.cross_entropy(lmHead(chunk).to(ScalarType.Float32), chunkTargets, reduction: nn.Reduction.Sum);
             total = total is null ? loss : total + loss;
         }
 
