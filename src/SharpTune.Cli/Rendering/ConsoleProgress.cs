@@ -68,9 +68,9 @@ public sealed class ConsoleProgress : IProgress<OperationProgress>, IDisposable
         }
     }
 
-    /// <summary>"train  [#####-----] 37/75 step  49%  1.2 step/s  ETA 00:31  loss 1.23"</summary>
     /// <summary>
-    /// One progress line. <paramref name="startDone"/> is where this task's first report stood (a resumed training run
+    /// One progress line, e.g. "train [#####---------------]  25% 25/100 step  0.5 step/s  ETA 02:30  loss 1.23".
+    /// <paramref name="startDone"/> is where this task's first report stood (a resumed training run
     /// or download): the rate and ETA count only the work done since, not what an earlier run did.
     /// </summary>
     public static string Format(OperationProgress p, TimeSpan elapsed, long startDone = 0)

@@ -88,27 +88,8 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
 
     public long TrainableParameterCount => _trainable.Sum(p => p.Parameter.numel());
 
-    /// <remarks>
-    /// No dispose scope of its own: checkpointed layers keep their inputs and cos/sin until backward, so the caller's
-    /// scope (the trainer's per-micro-batch scope) owns every tensor made here.
-    /// </remarks>
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null)
-    {
-        long batch = inputIds.shape[0];
-        long seq = inputIds.shape[1];
-        var positions = arange(0, seq, ScalarType.Int64, inputIds.device).unsqueeze(0).expand(batch, seq);
-        var hidden = _model.Embed.call(inputIds);
-        var (cos, sin) = _model.Rotary.CosSin(positions, hidden.dtype);
-        for (int i = 0; i < _model.Layers.Count; i++)
-        {
-            var layer = _model.Layers[i];
-            int index = i;
-            hidden = CheckpointedFunction.Run(x => layer.Forward(x, cos, sin, null, null), hidden, checkpointing, seed + i,
-                layerBackwardDone is null ? null : () => layerBackwardDone(index));
-        }
-
-        return _model.Norm.call(hidden);
-    }
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null) =>
+        CheckpointedDecoder.ForwardHidden(_model, inputIds, checkpointing, seed, layerBackwardDone);
 
     public Tensor LmHead(Tensor hidden) => _model.LmHead.call(hidden);
 

@@ -64,27 +64,8 @@ public sealed class LoraCausalLM : ITrainableCausalLM, IDisposable
 
     public long TrainableParameterCount => _trainable.Sum(p => p.Parameter.NumberOfElements);
 
-    /// <remarks>
-    /// No dispose scope of its own: checkpointed layers keep the rotary tables for their recomputation in backward,
-    /// so those must live in the caller's scope (the training micro-batch) until backward is done.
-    /// </remarks>
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null)
-    {
-        long batch = inputIds.shape[0];
-        long seq = inputIds.shape[1];
-        var hidden = Model.Embed.call(inputIds);
-        var positions = arange(0, seq, ScalarType.Int64, inputIds.device).unsqueeze(0).expand(batch, seq);
-        var (cos, sin) = Model.Rotary.CosSin(positions, hidden.dtype);
-        for (int i = 0; i < Model.Layers.Count; i++)
-        {
-            var layer = Model.Layers[i];
-            int index = i;
-            hidden = CheckpointedFunction.Run(h => layer.Forward(h, cos, sin, null, null), hidden, checkpointing, seed + i,
-                layerBackwardDone is null ? null : () => layerBackwardDone(index));
-        }
-
-        return Model.Norm.call(hidden);
-    }
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null) =>
+        CheckpointedDecoder.ForwardHidden(Model, inputIds, checkpointing, seed, layerBackwardDone);
 
     public Tensor LmHead(Tensor hidden) => Model.LmHead.call(hidden);
 

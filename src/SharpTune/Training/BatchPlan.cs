@@ -39,8 +39,6 @@ public sealed class BatchPlan
 
     public int BatchesPerEpoch => _sequences.Count / _batchSize;
 
-    public int BatchSize => _batchSize;
-
     /// <summary>The <paramref name="index"/>-th micro-batch of the whole run (epochs follow each other).</summary>
     public TrainingBatch Batch(long index) => Batch(index, 0, 1);
 

@@ -4,9 +4,11 @@ using static TorchSharp.torch;
 namespace SharpTune.Kernels.Nf4;
 
 /// <summary>
-/// NF4 dequantization with <see cref="Nf4DequantizeKernel"/> where it applies (CUDA weight, kernels enabled, fp32/bf16/fp16
-/// output, the stored layout the kernel reads), else <see cref="Nf4DequantizeReference"/>. The kernel allocates only
-/// the output and needs no host synchronization. No autograd: NF4 weights are frozen.
+/// NF4 dequantization with <see cref="Nf4DequantizeKernel"/> where it applies (CUDA weight, kernels enabled,
+/// fp32/bf16/fp16 output, the stored layout the kernel reads, an absmax double-quantized with the
+/// <see cref="DynamicQuantizationMap.Signed"/> instance, which every NF4 tensor SharpTune makes or loads uses), else
+/// <see cref="Nf4DequantizeReference"/>. The kernel allocates only the output and needs no host synchronization.
+/// No autograd: NF4 weights are frozen.
 /// </summary>
 public static class FusedNf4Dequantize
 {
@@ -24,7 +26,7 @@ public static class FusedNf4Dequantize
             ? absmax.dtype == ScalarType.Float32 && absmax.numel() == weight.BlockCount
             : weight.QuantizedAbsmax is { } q && q.BlockSize > 0 && q.Codes.dtype == ScalarType.Byte && q.Codes.numel() == weight.BlockCount
                 && q.Absmax.dtype == ScalarType.Float32 && q.Absmax.numel() == (weight.BlockCount + q.BlockSize - 1) / q.BlockSize
-                && IsSignedDynamicMap(q.Map));
+                && ReferenceEquals(q.Map, DynamicQuantizationMap.Signed));
 
     private static Tensor Launch(Nf4Tensor weight, ScalarType dtype)
     {
@@ -50,10 +52,4 @@ public static class FusedNf4Dequantize
 
         return output.MoveToOuterDisposeScope();
     }
-
-    /// <summary>The kernel bakes in <see cref="DynamicQuantizationMap.Signed"/>; any other map takes the reference path.</summary>
-    private static bool IsSignedDynamicMap(IReadOnlyList<float> map) =>
-        ReferenceEquals(map, DynamicQuantizationMap.Signed)
-        || (map.Count == DynamicQuantizationMap.Signed.Count
-            && map.Select(BitConverter.SingleToUInt32Bits).SequenceEqual(DynamicQuantizationMap.Signed.Select(BitConverter.SingleToUInt32Bits)));
 }

@@ -91,7 +91,7 @@ public sealed class TrainLoraStage : IPipelineStage
         var summary = TrainingRun.Run(options, context.Progress, cancellationToken);
         var steps = summary.Result.Steps;
         context.Log.WriteLine($"  {steps.Count} steps on {summary.Device} ({summary.DType}), {summary.TrainableParameters / 1e6:0.00}M trainable parameters, " +
-            $"loss {(steps.Count > 0 ? $"{steps[0].Loss:0.0000} -> {steps[^1].Loss:0.0000}" : "n/a")}, {summary.TrainTime.TotalSeconds:0.0} s");
+            $"loss {LossRange(steps)}, {summary.TrainTime.TotalSeconds:0.0} s");
         return summary.Result;
     }
 
@@ -114,9 +114,12 @@ public sealed class TrainLoraStage : IPipelineStage
 
         var steps = SftTrainer.ReadLog(Path.Combine(options.OutputDir, SftTrainer.LogFileName)).ToList();
         context.Log.WriteLine($"  {steps.Count} steps on {options.Gpus} ranks in {job.Duration.TotalSeconds:0.0} s, " +
-            $"loss {(steps.Count > 0 ? $"{steps[0].Loss:0.0000} -> {steps[^1].Loss:0.0000}" : "n/a")}");
+            $"loss {LossRange(steps)}");
         return new TrainingResult(steps, Path.Combine(options.OutputDir, SftTrainer.AdapterDirectoryName), 0, steps.Select(s => s.PeakGpuMemoryBytes).Max());
     }
+
+    private static string LossRange(IReadOnlyList<TrainingStepMetrics> steps) =>
+        steps.Count > 0 ? $"{steps[0].Loss:0.0000} -> {steps[^1].Loss:0.0000}" : "n/a";
 
     private static void CopyFolder(string source, string target)
     {

@@ -1,0 +1,34 @@
+using SharpTune.Models;
+using static TorchSharp.torch;
+
+namespace SharpTune.Training;
+
+/// <summary>
+/// The training forward of a <see cref="CausalLM"/>'s decoder: embedding, each layer through
+/// <see cref="CheckpointedFunction"/> (reseeded with <c>seed + i</c>, reporting the end of its backward), final norm.
+/// What <see cref="ITrainableCausalLM.ForwardHidden"/> runs for models built on a CausalLM.
+/// </summary>
+public static class CheckpointedDecoder
+{
+    /// <remarks>
+    /// No dispose scope of its own: checkpointed layers keep their inputs and the rotary tables for their
+    /// recomputation in backward, so the caller's scope (the training micro-batch) owns every tensor made here.
+    /// </remarks>
+    public static Tensor ForwardHidden(CausalLM model, Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone)
+    {
+        long batch = inputIds.shape[0];
+        long seq = inputIds.shape[1];
+        var hidden = model.Embed.call(inputIds);
+        var positions = arange(0, seq, ScalarType.Int64, inputIds.device).unsqueeze(0).expand(batch, seq);
+        var (cos, sin) = model.Rotary.CosSin(positions, hidden.dtype);
+        for (int i = 0; i < model.Layers.Count; i++)
+        {
+            var layer = model.Layers[i];
+            int index = i;
+            hidden = CheckpointedFunction.Run(h => layer.Forward(h, cos, sin, null, null), hidden, checkpointing, seed + i,
+                layerBackwardDone is null ? null : () => layerBackwardDone(index));
+        }
+
+        return model.Norm.call(hidden);
+    }
+}
