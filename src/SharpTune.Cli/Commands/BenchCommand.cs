@@ -36,11 +36,21 @@ public static class BenchCommand
         };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var json = new Option<string?>("--json") { Description = "Also write the result as JSON to this file." };
+        var trace = new Option<string?>("--trace")
+        {
+            Description = "Write a timeline of the first measured step to this file: host time and the process's GPU memory at each layer's " +
+                "forward, recompute and backward, the loss and the optimizer (PYTORCH_NO_CUDA_MEMORY_CACHING=1 shows live tensors instead of the allocator's reserve).",
+        };
+        var traceSync = new Option<string>("--trace-sync")
+        {
+            Description = "on: each trace mark waits for the GPU, so sections are GPU times; off: marks show how far the host runs ahead.",
+            DefaultValueFactory = _ => "on",
+        };
 
         var command = new Command("bench", "Time real LoRA/QLoRA training steps (forward, loss, backward, AdamW) of a random-weight model of real shapes: " +
             "median step time after warm-up, tokens/s, MFU (6 x dense params x tokens over the GPU's bf16 peak) and peak GPU memory (NVML).")
         {
-            model, mode, batch, seq, checkpointing, steps, warmup, kernels, rank, optimizer, lossChunk, device, json,
+            model, mode, batch, seq, checkpointing, steps, warmup, kernels, rank, optimizer, lossChunk, device, json, trace, traceSync,
         };
         command.SetAction(parsed =>
         {
@@ -53,11 +63,13 @@ public static class BenchCommand
                 Checkpointing = ParseCheckpointing(parsed.GetValue(checkpointing)!),
                 Steps = parsed.GetValue(steps),
                 Warmup = parsed.GetValue(warmup),
-                Kernels = ParseSwitch(parsed.GetValue(kernels)!),
+                Kernels = ParseSwitch(parsed.GetValue(kernels)!, "--kernels"),
                 LoraRank = parsed.GetValue(rank),
                 Optimizer = parsed.GetValue(optimizer)!,
                 LossChunkTokens = parsed.GetValue(lossChunk),
                 Device = parsed.GetValue(device)!,
+                TracePath = parsed.GetValue(trace),
+                TraceSynchronize = ParseSwitch(parsed.GetValue(traceSync)!, "--trace-sync"),
             }.Validated();
             TorchRuntime.Initialize(GlobalOptions.RuntimeOptions(parsed));
             BenchmarkResult result;
@@ -67,6 +79,11 @@ public static class BenchCommand
             }
 
             context.Out.Write(result.ToTable());
+            if (options.TracePath is { } tracePath)
+            {
+                context.Out.WriteLine($"wrote the trace of step {options.Warmup + 1} to {Path.GetFullPath(tracePath)}");
+            }
+
             if (parsed.GetValue(json) is { } path)
             {
                 result.WriteJson(path);
@@ -86,10 +103,10 @@ public static class BenchCommand
         _ => throw new SharpTuneException($"bench: --checkpointing must be none, layer or offload, not '{value}'"),
     };
 
-    private static bool ParseSwitch(string value) => value switch
+    private static bool ParseSwitch(string value, string option) => value switch
     {
         "on" => true,
         "off" => false,
-        _ => throw new SharpTuneException($"bench: --kernels must be on or off, not '{value}'"),
+        _ => throw new SharpTuneException($"bench: {option} must be on or off, not '{value}'"),
     };
 }

@@ -43,6 +43,12 @@ public sealed record BenchmarkOptions
     /// <summary>auto (cuda if present, else cpu), cpu, cuda or cuda:N.</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>Where to write a <see cref="Diagnostics.StepTrace"/> of the first measured step (null: no trace).</summary>
+    public string? TracePath { get; init; }
+
+    /// <summary>Whether each trace mark waits for the GPU (section times are GPU times) or not (host times).</summary>
+    public bool TraceSynchronize { get; init; } = true;
+
     public int Seed { get; init; } = 3407;
 
     public ModelConfig ResolveConfig() => Config ?? BenchmarkModels.Config(Model);

@@ -1,4 +1,5 @@
 using System.Reflection;
+using SharpTune.Diagnostics;
 using SharpTune.Kernels;
 using SharpTune.Lora;
 using SharpTune.Progress;
@@ -49,6 +50,7 @@ public static class TrainingBenchmark
                 LossChunkTokens = options.LossChunkTokens,
             };
             var trainer = new SftTrainer(model, samples, training);
+            using var trace = options.TracePath is null ? null : StepTrace.Install(options.TracePath, options.Warmup, options.TraceSynchronize, device);
             var result = trainer.Train(progress, cancellation);
             var measured = result.Steps.Skip(options.Warmup).ToArray();
             var seconds = measured.Select(s => s.StepSeconds).ToArray();

@@ -16,13 +16,14 @@ public sealed class Nf4LinearFunction : SingleTensorFunction<Nf4LinearFunction>
 
     public override string Name => "Nf4Linear";
 
-    public static Tensor Apply(Tensor input, Nf4Tensor weight, Tensor? bias) => apply(input, weight, bias!);
+    public static Tensor Apply(Tensor input, Nf4Tensor weight, Tensor? bias) => CustomFunctionCall.Apply(() => apply(input, weight, bias!));
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)
     {
         var input = (Tensor)vars[0];
         var weight = (Nf4Tensor)vars[1];
         var bias = vars.Length > 2 ? vars[2] as Tensor : null;
+        CustomFunctionCall.Register(ctx);
         ctx.save_data(WeightKey, weight);
         using var w = weight.Dequantize(input.dtype);
         return nn.functional.linear(input, w, bias?.to(input.dtype));

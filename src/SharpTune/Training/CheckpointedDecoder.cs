@@ -1,3 +1,4 @@
+using SharpTune.Diagnostics;
 using SharpTune.Models;
 using static TorchSharp.torch;
 
@@ -19,6 +20,7 @@ public static class CheckpointedDecoder
         long batch = inputIds.shape[0];
         long seq = inputIds.shape[1];
         var hidden = model.Embed.call(inputIds);
+        StepTrace.Mark("embedding");
         var positions = arange(0, seq, ScalarType.Int64, inputIds.device).unsqueeze(0).expand(batch, seq);
         var (cos, sin) = model.Rotary.CosSin(positions, hidden.dtype);
         for (int i = 0; i < model.Layers.Count; i++)
@@ -26,9 +28,12 @@ public static class CheckpointedDecoder
             var layer = model.Layers[i];
             int index = i;
             hidden = CheckpointedFunction.Run(h => layer.Forward(h, cos, sin, null, null), hidden, checkpointing, seed + i,
-                layerBackwardDone is null ? null : () => layerBackwardDone(index));
+                layerBackwardDone is null ? null : () => layerBackwardDone(index), label: $"layer {i}");
+            StepTrace.Mark($"layer {i} forward");
         }
 
-        return model.Norm.call(hidden);
+        var normed = model.Norm.call(hidden);
+        StepTrace.Mark("final norm");
+        return normed;
     }
 }

@@ -1,3 +1,4 @@
+using SharpTune.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
@@ -23,7 +24,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
     /// grad (the frozen embeddings' output) is turned into one that does, or no gradient would reach the body's
     /// parameters (what HF's <c>enable_input_require_grads</c> does).
     /// </summary>
-    public static Tensor Run(Func<Tensor, Tensor> body, Tensor input, GradientCheckpointing mode, long? seed = null, Action? afterBackward = null)
+    public static Tensor Run(Func<Tensor, Tensor> body, Tensor input, GradientCheckpointing mode, long? seed = null, Action? afterBackward = null, string? label = null)
     {
         if (seed is { } s)
         {
@@ -40,13 +41,15 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
             input = input.detach().requires_grad_(true);
         }
 
-        return apply(input, new CheckpointBody(body, mode == GradientCheckpointing.Offload, seed, afterBackward));
+        var checkpointBody = new CheckpointBody(body, mode == GradientCheckpointing.Offload, seed, afterBackward, label);
+        return CustomFunctionCall.Apply(() => apply(input, checkpointBody));
     }
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)
     {
         var input = (Tensor)vars[0];
         var body = (CheckpointBody)vars[1];
+        CustomFunctionCall.Register(ctx);
         Tensor kept;
         if (body.Offload && input.device.type == DeviceType.CUDA)
         {
@@ -78,6 +81,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
                 }
 
                 var output = saved.Body.Body(x);
+                StepTrace.Mark($"{saved.Body.Label ?? "checkpointed region"} recomputed");
                 autograd.backward([output], [grad_output]);
             }
 
@@ -87,6 +91,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
         saved.Release();
         grad_output.Dispose();
         // The body's parameters have their gradients for this backward now (a data-parallel trainer reduces them).
+        StepTrace.Mark($"{saved.Body.Label ?? "checkpointed region"} backward");
         saved.Body.AfterBackward?.Invoke();
         return [BackwardResults.Keep(gradInput)!, null!];
     }
@@ -103,5 +108,5 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
     }
 }
 
-/// <summary>What a checkpointed region runs: a function of one tensor, whether to offload its input, and its seed.</summary>
-public sealed record CheckpointBody(Func<Tensor, Tensor> Body, bool Offload, long? Seed, Action? AfterBackward = null);
+/// <summary>What a checkpointed region runs: a function of one tensor, whether to offload its input, its seed, what to call after its backward and its name in a <see cref="Diagnostics.StepTrace"/>.</summary>
+public sealed record CheckpointBody(Func<Tensor, Tensor> Body, bool Offload, long? Seed, Action? AfterBackward = null, string? Label = null);

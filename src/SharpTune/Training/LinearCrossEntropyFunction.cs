@@ -1,3 +1,4 @@
+using SharpTune.Diagnostics;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
 
@@ -18,13 +19,14 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
     public override string Name => "SharpTuneLinearCrossEntropy";
 
     /// <summary>The summed loss (a float32 scalar) of <paramref name="hidden"/> rows against <paramref name="targets"/>.</summary>
-    public static Tensor Apply(Tensor hidden, Tensor targets, Func<Tensor, Tensor> lmHead) => apply(hidden, targets, lmHead);
+    public static Tensor Apply(Tensor hidden, Tensor targets, Func<Tensor, Tensor> lmHead) => CustomFunctionCall.Apply(() => apply(hidden, targets, lmHead));
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)
     {
         var hidden = (Tensor)vars[0];
         var targets = (Tensor)vars[1];
         var lmHead = (Func<Tensor, Tensor>)vars[2];
+        CustomFunctionCall.Register(ctx);
         ctx.save_data(StateKey, new Saved(hidden.detach(), targets, lmHead));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -62,6 +64,7 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
 
         saved.Hidden.Dispose();
         grad_output.Dispose();
+        StepTrace.Mark("loss chunk backward");
         return [BackwardResults.Keep(gradHidden)!, null!, null!];
     }
 

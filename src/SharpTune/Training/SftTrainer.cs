@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using SharpTune.Diagnostics;
 using SharpTune.Distributed;
 using SharpTune.Progress;
 using SharpTune.Runtime.Nvml;
@@ -132,6 +133,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         Tensor[] parameters, GpuMemoryMeter? meter, string? lastCheckpoint, OverlappedReduction? overlap)
     {
         var clock = Stopwatch.StartNew();
+        StepTrace.BeginStep(step);
         // The step's global micro-batches (for token counts) and this rank's shards of them (to compute on).
         var batches = Enumerable.Range(0, Options.GradientAccumulation).Select(m => plan.Batch((long)step * Options.GradientAccumulation + m)).ToArray();
         var shards = WorldSize == 1 ? batches
@@ -145,12 +147,15 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             {
                 using var scope = NewDisposeScope();
                 var (ids, labels) = shards[micro].ToTensors(model.Device);
+                StepTrace.Mark("micro-batch on the device");
                 long seed = MicroBatchSeed(step, micro);
                 // In the last micro-batch each layer's gradients are final when its backward ends: reduce them then.
                 var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed, micro == shards.Length - 1 ? overlap?.LayerBackwardDone : null);
                 var sum = CausalLmLoss.Sum(model.LmHead, hidden, labels, Options.LossChunkTokens, Options.GradientCheckpointing != GradientCheckpointing.Off);
+                StepTrace.Mark("loss forward");
                 (sum * (scaler.Scale / targetTokens)).backward();
                 BackwardResults.ReleaseCurrentThread();
+                StepTrace.Mark("backward");
                 lossSum += sum.item<float>();
             }
         }
@@ -178,6 +183,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         }
 
         double syncEnd = clock.Elapsed.TotalSeconds;
+        StepTrace.Mark("gradients summed over ranks, loss read");
         double loss = lossSum / targetTokens;
         if (!double.IsFinite(loss))
         {
@@ -201,16 +207,20 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             }
         }
 
+        StepTrace.Mark("gradients unscaled and clipped");
         if (finite)
         {
             optimizer.Step(lr);
         }
 
         optimizer.ZeroGrad();
+        StepTrace.Mark("optimizer");
         if (model.Device.type == DeviceType.CUDA)
         {
             cuda.synchronize(model.Device);
         }
+
+        StepTrace.EndStep();
 
         meter?.Sample();
         double seconds = clock.Elapsed.TotalSeconds;

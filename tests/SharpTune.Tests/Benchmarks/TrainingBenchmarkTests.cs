@@ -43,6 +43,42 @@ public sealed class TrainingBenchmarkTests
     }
 
     [Fact]
+    public void Trace_lists_every_layer_forward_recompute_and_backward_of_the_first_measured_step()
+    {
+        SharpTune.Tests.Training.SingleThreadedTorch.Initialize();
+        string path = Path.Combine(Path.GetTempPath(), $"sharptune-trace-{Guid.NewGuid():N}.md");
+        try
+        {
+            var options = new BenchmarkOptions
+            {
+                Config = Tiny(ModelFamily.Llama), Mode = "lora", Batch = 2, Sequence = 8, Steps = 2, Warmup = 1,
+                Checkpointing = GradientCheckpointing.On, Optimizer = "adamw", Device = "cpu", LoraRank = 4, TracePath = path,
+            };
+            TrainingBenchmark.Run(options, cancellation: TestContext.Current.CancellationToken);
+            string[] rows = File.ReadAllLines(path);
+            Assert.StartsWith("# step 2 on ", rows[0]);
+            string[] marks = rows.Skip(3).Select(r => r.Split('|')[1].Trim()).ToArray();
+            int layers = options.Config!.NumHiddenLayers;
+            string[] expected =
+            [
+                "step begins", "micro-batch on the device", "embedding",
+                .. Enumerable.Range(0, layers).Select(i => $"layer {i} forward"),
+                "final norm", "loss forward", "loss chunk backward",
+                .. Enumerable.Range(0, layers).Reverse().SelectMany(i => new[] { $"layer {i} recomputed", $"layer {i} backward" }),
+                "backward", "gradients summed over ranks, loss read", "gradients unscaled and clipped", "optimizer", "step ends",
+            ];
+            Assert.Equal(expected, marks);
+            double[] times = rows.Skip(3).Select(r => double.Parse(r.Split('|')[2], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(times.Order(), times);
+            Assert.All(rows.Skip(3), r => Assert.Contains("| n/a |", r));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Median_excludes_nothing_and_handles_even_counts()
     {
         Assert.Equal(2.0, TrainingBenchmark.Median([3.0, 1.0, 2.0]));

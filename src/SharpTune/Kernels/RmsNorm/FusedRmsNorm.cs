@@ -14,7 +14,7 @@ public static class FusedRmsNorm
     {
         bool fused = FusedKernels.AppliesTo(input) && weight.dtype == input.dtype && FusedKernels.DtypeSuffix(input.dtype) is not null
             && input.shape[^1] == weight.shape[0] && weight.dim() == 1;
-        return fused ? RmsNormFunction.apply(input, weight, epsilon) : RmsNormReference.Forward(input, weight, epsilon);
+        return fused ? CustomFunctionCall.Apply(() => RmsNormFunction.apply(input, weight, epsilon)) : RmsNormReference.Forward(input, weight, epsilon);
     }
 
     /// <summary>The autograd node: kernels for y and dx; dw by a TorchSharp reduction, only when the weight is trained.</summary>
@@ -26,6 +26,7 @@ public static class FusedRmsNorm
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
+            CustomFunctionCall.Register(ctx);
             var input = ((Tensor)vars[0]).contiguous();
             var weight = ((Tensor)vars[1]).contiguous();
             float epsilon = (float)(double)vars[2];

@@ -13,7 +13,7 @@ public static class FusedRope
             && cos.dtype == x.dtype && sin.dtype == x.dtype && FusedKernels.DtypeSuffix(x.dtype) is not null
             && cos.dim() == 3 && cos.shape[1] == x.shape[2] && cos.shape[2] == x.shape[3] && (cos.shape[0] == 1 || cos.shape[0] == x.shape[0])
             && sin.shape.SequenceEqual(cos.shape);
-        return fused ? RopeFunction.apply(x, cos, sin) : RopeReference.Forward(x, cos, sin);
+        return fused ? CustomFunctionCall.Apply(() => RopeFunction.apply(x, cos, sin)) : RopeReference.Forward(x, cos, sin);
     }
 
     public sealed class RopeFunction : autograd.SingleTensorFunction<RopeFunction>
@@ -22,6 +22,7 @@ public static class FusedRope
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
+            CustomFunctionCall.Register(ctx);
             var x = ((Tensor)vars[0]).contiguous();
             var cos = ((Tensor)vars[1]).contiguous();
             var sin = ((Tensor)vars[2]).contiguous();

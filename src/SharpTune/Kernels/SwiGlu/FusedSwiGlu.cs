@@ -11,7 +11,7 @@ public static class FusedSwiGlu
     {
         bool fused = FusedKernels.AppliesTo(gate) && gate.dtype == up.dtype && FusedKernels.DtypeSuffix(gate.dtype) is not null
             && gate.shape.SequenceEqual(up.shape);
-        return fused ? SwiGluFunction.apply(gate, up) : SwiGluReference.Forward(gate, up);
+        return fused ? CustomFunctionCall.Apply(() => SwiGluFunction.apply(gate, up)) : SwiGluReference.Forward(gate, up);
     }
 
     public sealed class SwiGluFunction : autograd.SingleTensorFunction<SwiGluFunction>
@@ -20,6 +20,7 @@ public static class FusedSwiGlu
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
+            CustomFunctionCall.Register(ctx);
             var gate = ((Tensor)vars[0]).contiguous();
             var up = ((Tensor)vars[1]).contiguous();
             var output = empty_like(gate);
