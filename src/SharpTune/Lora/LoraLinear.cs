@@ -1,3 +1,5 @@
+using SharpTune.Kernels;
+using SharpTune.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -10,6 +12,9 @@ namespace SharpTune.Lora;
 /// cast to the input's dtype in forward. PEFT's initialization: A Kaiming-uniform with a = sqrt(5) (uniform in
 /// ±1/sqrt(in)), B zero, so a fresh adapter leaves the model unchanged. Submodule names follow PEFT
 /// (<c>lora_A</c>, <c>lora_B</c>), so <c>named_parameters()</c> gives <c>lora_A.weight</c>, <c>lora_B.weight</c>.
+/// Two forward paths, as Unsloth keeps them: <see cref="ForwardFused"/> (one autograd node with a hand-written
+/// backward, <see cref="LoraProjectionFunction"/>), taken on CUDA unless SHARPTUNE_KERNELS=off, and the plain
+/// autograd <see cref="ForwardReference"/> it is tested against, taken on CPU and whenever dropout is active.
 /// </summary>
 public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 {
@@ -63,7 +68,29 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 
     public double DropoutProbability { get; }
 
-    public override Tensor forward(Tensor input)
+    /// <summary>
+    /// The fused projection (<see cref="LoraProjectionFunction"/>) on CUDA when fused kernels are enabled
+    /// (<see cref="FusedKernels.AppliesTo"/>) and <see cref="CanFuse"/>; else <see cref="ForwardReference"/>, which is
+    /// also what CPU runs.
+    /// </summary>
+    public override Tensor forward(Tensor input) =>
+        FusedKernels.AppliesTo(input) && CanFuse ? ForwardFused(input) : ForwardReference(input);
+
+    /// <summary>
+    /// Whether <see cref="ForwardFused"/> computes this layer: the base is a frozen <see cref="Linear"/> or an
+    /// <see cref="Nf4Linear"/>, and dropout is off (probability 0, or evaluation mode).
+    /// </summary>
+    public bool CanFuse =>
+        (DropoutProbability == 0 || !training)
+        && base_layer switch
+        {
+            Linear linear => !linear.weight!.requires_grad && linear.bias?.requires_grad != true,
+            Nf4Linear => true,
+            _ => false,
+        };
+
+    /// <summary>The plain autograd path: <c>base(x) + scaling * B(A(dropout(x)))</c>, one TorchSharp op at a time.</summary>
+    public Tensor ForwardReference(Tensor input)
     {
         using var scope = NewDisposeScope();
         var result = base_layer.forward(input);
@@ -72,6 +99,22 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         var b = LoraB.to(input.dtype);
         var update = nn.functional.linear(nn.functional.linear(x, a), b);
         return result.add(update, Scaling).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The same result through one <see cref="LoraProjectionFunction"/> node (any device); requires <see cref="CanFuse"/>.</summary>
+    public Tensor ForwardFused(Tensor input)
+    {
+        if (!CanFuse)
+        {
+            throw new InvalidOperationException($"LoraLinear: the fused projection needs a frozen Linear or Nf4Linear base and no active dropout (base {base_layer.GetType().Name}, dropout {DropoutProbability}, training {training})");
+        }
+
+        return base_layer switch
+        {
+            Nf4Linear nf4 => LoraProjectionFunction.Apply(input, LoraA, LoraB, nf4.Weight, nf4.Bias, Scaling),
+            Linear linear => LoraProjectionFunction.Apply(input, LoraA, LoraB, linear.weight!, linear.bias, Scaling),
+            _ => throw new InvalidOperationException("unreachable: CanFuse checked the base"),
+        };
     }
 
     /// <summary><c>scaling * B @ A</c> in float32 (the merged weight's delta), a fresh tensor.</summary>

@@ -1,0 +1,153 @@
+using SharpTune.Quantization;
+using SharpTune.Training;
+using static TorchSharp.torch;
+using static TorchSharp.torch.autograd;
+
+namespace SharpTune.Lora;
+
+/// <summary>
+/// A LoRA projection <c>y = x W^T + bias + scaling * (x A^T) B^T</c> as one autograd node with a hand-written
+/// backward (what Unsloth does for its LoRA MLP and attention projections). Forward works on x as a 2-D matrix
+/// [tokens, in]: one GEMM for the frozen base (addmm when there is a bias), one for h = x A^T [tokens, r], and the
+/// update is accumulated into the base's output by the last GEMM (<c>y.addmm_(h, B^T, alpha: scaling)</c>), so there is
+/// no separate pass to add it. Only x (no copy), h and the casts of A and B (small) are kept for backward; an NF4 base
+/// keeps its <see cref="Nf4Tensor"/> and is dequantized again in backward, never kept in 16 bits.
+/// Backward, with dy [tokens, out] and dh = scaling * dy B [tokens, r]:
+/// grad_x = dy W + dh A, grad_B = scaling * dy^T h, grad_A = dh^T x. Each gradient is computed only when its input
+/// requires grad; grad_A and grad_B come back in their parameters' dtype (float32 master weights), grad_x in x's.
+/// The base weight and bias are frozen: they get no gradient. When no gradient is wanted (grad disabled, or neither
+/// x, A nor B requires it) the same forward runs without a node and keeps nothing.
+/// Arguments of <c>apply</c>: x [..., in], A [r, in], B [out, r], the base weight (a 16-bit tensor [out, in] or an
+/// <see cref="Nf4Tensor"/>), the bias [out] (or null), the scaling (a double).
+/// </summary>
+public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjectionFunction>
+{
+    private const string StateKey = "lora";
+
+    public override string Name => "SharpTuneLoraProjection";
+
+    /// <summary>The projection over a frozen 16-bit base weight [out, in] (and optional frozen bias).</summary>
+    public static Tensor Apply(Tensor input, Tensor loraA, Tensor loraB, Tensor baseWeight, Tensor? bias, double scaling) =>
+        Run(input, loraA, loraB, baseWeight, bias, scaling);
+
+    /// <summary>The projection over a frozen NF4 base weight (and optional frozen bias).</summary>
+    public static Tensor Apply(Tensor input, Tensor loraA, Tensor loraB, Nf4Tensor baseWeight, Tensor? bias, double scaling) =>
+        Run(input, loraA, loraB, baseWeight, bias, scaling);
+
+    public override Tensor forward(AutogradContext ctx, params object[] vars)
+    {
+        var input = (Tensor)vars[0];
+        var loraA = (Tensor)vars[1];
+        var loraB = (Tensor)vars[2];
+        double scaling = (double)vars[5];
+        using var scope = NewDisposeScope();
+        var (y, h, a, b) = Project(input, loraA, loraB, vars[3], vars[4] as Tensor, scaling);
+
+        // libtorch takes its references to the saved tensors after forward returns, so their wrappers must outlive this
+        // scope: they go to Run's, which ends after apply.
+        ctx.set_materialize_grads(false);
+        ctx.save_for_backward([input, h.MoveToOuterDisposeScope(), a.MoveToOuterDisposeScope(), b.MoveToOuterDisposeScope(), (vars[3] as Tensor)!]);
+        ctx.save_data(StateKey, new Saved(vars[3] as Nf4Tensor, scaling, input.requires_grad, loraA.requires_grad, loraB.requires_grad, loraA.dtype, loraB.dtype));
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Through the autograd node when a gradient is wanted; else the same forward without one (nothing saved).</summary>
+    private static Tensor Run(Tensor input, Tensor loraA, Tensor loraB, object baseWeight, Tensor? bias, double scaling)
+    {
+        if (baseWeight is Tensor { requires_grad: true } || bias is { requires_grad: true })
+        {
+            throw new ArgumentException("LoRA projection: the base weight and bias must be frozen (requires_grad false)");
+        }
+
+        // The scope also frees what apply leaves behind: the wrappers of the tensors forward saved (libtorch holds its
+        // own references once apply returns) and TorchSharp's empty_like(output), which its node keeps only to
+        // materialize an undefined incoming gradient (turned off in forward): a second output-sized buffer otherwise.
+        using var scope = NewDisposeScope();
+        if (is_grad_enabled() && (input.requires_grad || loraA.requires_grad || loraB.requires_grad))
+        {
+            return apply(input, loraA, loraB, baseWeight, bias!, scaling).MoveToOuterDisposeScope();
+        }
+
+        return Project(input, loraA, loraB, baseWeight, bias, scaling).Y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// y [..., out] and what backward needs: h = x a^T [tokens, r] and A, B cast to x's dtype (a, b). All in the
+    /// current dispose scope.
+    /// </summary>
+    private static (Tensor Y, Tensor H, Tensor A, Tensor B) Project(Tensor input, Tensor loraA, Tensor loraB, object baseWeight, Tensor? bias, double scaling)
+    {
+        var dtype = input.dtype;
+        long inFeatures = loraA.shape[1];
+        long outFeatures = loraB.shape[0];
+        if (input.shape[^1] != inFeatures)
+        {
+            throw new ArgumentException($"LoRA projection: the input's last dimension is {input.shape[^1]}, A expects {inFeatures}");
+        }
+
+        var x2 = input.reshape(-1, inFeatures);
+        Tensor y;
+        using (var w16 = baseWeight is Nf4Tensor nf4 ? nf4.Dequantize(dtype) : ((Tensor)baseWeight).to(dtype))
+        {
+            y = bias is null ? mm(x2, w16.t()) : addmm(bias.to(dtype), x2, w16.t(), beta: 1, alpha: 1);
+        }
+
+        var a = loraA.to(dtype);
+        var b = loraB.to(dtype);
+        var h = mm(x2, a.t());
+        y.addmm_(h, b.t(), beta: 1, alpha: (float)scaling);
+        return (y.view([.. input.shape[..^1], outFeatures]), h, a, b);
+    }
+
+    public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)
+    {
+        // Runs on libtorch's device thread, which has no dispose scope (see BackwardResults).
+        BackwardResults.BeginCall();
+        var state = (Saved)ctx.get_data(StateKey);
+        if (grad_output.IsInvalid)
+        {
+            return [null!, null!, null!, null!, null!, null!]; // no gradient reached y (grads are not materialized)
+        }
+
+        Tensor? gradInput = null, gradA = null, gradB = null;
+        using (var scope = NewDisposeScope())
+        {
+            var saved = ctx.get_saved_variables();
+            var (input, h, a, b) = (saved[0], saved[1], saved[2], saved[3]);
+            var dtype = input.dtype;
+            long inFeatures = a.shape[1];
+            var x2 = input.reshape(-1, inFeatures);
+            var dy = grad_output.to(dtype).reshape(-1, b.shape[0]);
+            if (state.NeedsInputGrad || state.NeedsAGrad)
+            {
+                var dh = mm(dy, b).mul_(state.Scaling);
+                if (state.NeedsInputGrad)
+                {
+                    using (var w16 = state.Nf4 is { } nf4 ? nf4.Dequantize(dtype) : saved[4].to(dtype))
+                    {
+                        gradInput = mm(dy, w16);
+                    }
+
+                    gradInput.addmm_(dh, a);
+                    gradInput = gradInput.view(input.shape).MoveToOuterDisposeScope();
+                }
+
+                if (state.NeedsAGrad)
+                {
+                    gradA = mm(dh.t(), x2).to(state.ADtype).MoveToOuterDisposeScope();
+                }
+            }
+
+            if (state.NeedsBGrad)
+            {
+                gradB = mm(dy.t(), h).to(state.BDtype).mul_(state.Scaling).MoveToOuterDisposeScope();
+            }
+        }
+
+        grad_output.Dispose();
+        // One gradient per argument of apply: x, A, B, base weight, bias, scaling.
+        return [BackwardResults.Keep(gradInput)!, BackwardResults.Keep(gradA)!, BackwardResults.Keep(gradB)!, null!, null!, null!];
+    }
+
+    private sealed record Saved(Nf4Tensor? Nf4, double Scaling, bool NeedsInputGrad, bool NeedsAGrad, bool NeedsBGrad, ScalarType ADtype, ScalarType BDtype);
+}
