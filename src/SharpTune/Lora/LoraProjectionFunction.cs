@@ -45,7 +45,7 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
 
         // libtorch takes its references to the saved tensors after forward returns, so their wrappers must outlive this
         // scope: they go to Run's, which ends after apply.
-        ctx.set_materialize_grads(false);
+        CustomFunctionCall.Register(ctx);
         ctx.save_for_backward([input, h.MoveToOuterDisposeScope(), a.MoveToOuterDisposeScope(), b.MoveToOuterDisposeScope(), (vars[3] as Tensor)!]);
         ctx.save_data(StateKey, new Saved(vars[3] as Nf4Tensor, scaling, input.requires_grad, loraA.requires_grad, loraB.requires_grad, loraA.dtype, loraB.dtype));
         return y.MoveToOuterDisposeScope();
@@ -59,13 +59,12 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
             throw new ArgumentException("LoRA projection: the base weight and bias must be frozen (requires_grad false)");
         }
 
-        // The scope also frees what apply leaves behind: the wrappers of the tensors forward saved (libtorch holds its
-        // own references once apply returns) and TorchSharp's empty_like(output), which its node keeps only to
-        // materialize an undefined incoming gradient (turned off in forward): a second output-sized buffer otherwise.
+        // The scope frees the wrappers of the tensors forward saved (libtorch holds its own references once apply
+        // returns); CustomFunctionCall frees TorchSharp's output-sized placeholder.
         using var scope = NewDisposeScope();
         if (is_grad_enabled() && (input.requires_grad || loraA.requires_grad || loraB.requires_grad))
         {
-            return apply(input, loraA, loraB, baseWeight, bias!, scaling).MoveToOuterDisposeScope();
+            return CustomFunctionCall.Apply(() => apply(input, loraA, loraB, baseWeight, bias!, scaling)).MoveToOuterDisposeScope();
         }
 
         return Project(input, loraA, loraB, baseWeight, bias, scaling).Y.MoveToOuterDisposeScope();

@@ -10,7 +10,7 @@ namespace SharpTune.Quantization;
 public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
 {
     private Nf4Tensor _weight;
-    private readonly Tensor? _bias;
+    private Tensor? _bias;
 
     public Nf4Linear(Nf4Tensor weight, Tensor? bias, string name = "Nf4Linear")
         : base(name)
@@ -48,16 +48,16 @@ public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
     protected override nn.Module _to(Device device, ScalarType dtype, bool non_blocking)
     {
         MoveWeight(device);
-        return base._to(device, dtype, non_blocking);
+        return RefreshBias(base._to(device, dtype, non_blocking));
     }
 
     protected override nn.Module _to(DeviceType deviceType, int deviceIndex, bool non_blocking)
     {
         MoveWeight(new Device(deviceType, deviceIndex));
-        return base._to(deviceType, deviceIndex, non_blocking);
+        return RefreshBias(base._to(deviceType, deviceIndex, non_blocking));
     }
 
-    protected override nn.Module _to(ScalarType dtype, bool non_blocking) => base._to(dtype, non_blocking);
+    protected override nn.Module _to(ScalarType dtype, bool non_blocking) => RefreshBias(base._to(dtype, non_blocking));
 
     protected override void Dispose(bool disposing)
     {
@@ -67,6 +67,20 @@ public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
         }
 
         base.Dispose(disposing);
+    }
+
+    /// <summary>
+    /// Moving a module replaces its buffers with new tensors and disposes the old ones (for example "cuda" against a
+    /// bias on "cuda:0", or a dtype change): the field must follow the registered buffer.
+    /// </summary>
+    private nn.Module RefreshBias(nn.Module moved)
+    {
+        if (_bias is not null)
+        {
+            _bias = named_buffers(recurse: false).Single(b => b.name == "bias").buffer;
+        }
+
+        return moved;
     }
 
     private void MoveWeight(Device device)

@@ -10,7 +10,7 @@ namespace SharpTune.Training;
 /// </summary>
 public static class CausalLmLoss
 {
-    public const int DefaultChunkTokens = 1024;
+    public const int DefaultChunkTokens = 256;
 
     /// <summary>The summed loss (a scalar tensor) of <paramref name="hidden"/> [b, t, h] under <paramref name="labels"/> [b, t].</summary>
     public static Tensor Sum(Func<Tensor, Tensor> lmHead, Tensor hidden, Tensor labels, int chunkTokens = DefaultChunkTokens, bool checkpointChunks = true)

@@ -33,4 +33,33 @@ public static class GradientClipping
 
         return total;
     }
+
+    /// <summary>
+    /// The same clipping without reading the norm on the host: every gradient is multiplied by
+    /// <c>min(1, max_norm / (norm + 1e-6))</c> computed on the device (a non-finite norm makes the gradients non-finite,
+    /// which the caller finds when it reads the returned norm). Returns the norm before clipping, a float32 scalar on
+    /// the gradients' device, owned by the caller.
+    /// </summary>
+    public static Tensor ClipByGlobalNormOnDevice(IEnumerable<Tensor> parameters, double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var grads = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToArray();
+        if (grads.Length == 0)
+        {
+            return zeros([], ScalarType.Float32).MoveToOuterDisposeScope();
+        }
+
+        var total = stack(grads.Select(g => g.to(ScalarType.Float32).norm()).ToArray()).norm();
+        if (maxNorm > 0)
+        {
+            var factor = (maxNorm / (total + 1e-6)).clamp_max(1.0);
+            foreach (var g in grads)
+            {
+                g.mul_(factor.to(g.dtype));
+            }
+        }
+
+        return total.MoveToOuterDisposeScope();
+    }
 }

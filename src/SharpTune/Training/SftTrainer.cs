@@ -140,6 +140,13 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             : Enumerable.Range(0, batches.Length).Select(m => plan.Batch((long)step * Options.GradientAccumulation + m, synchronizer!.Rank, WorldSize)).ToArray();
         long targetTokens = Math.Max(1, batches.Sum(b => (long)b.TargetTokens));
         double dataSeconds = clock.Elapsed.TotalSeconds;
+        // Without loss scaling nothing on the host needs a value from the GPU before the update: the loss and the
+        // gradient norm stay on the device and are read once the optimizer step is queued, so the host queues
+        // clipping and the update while the GPU still runs the backward pass. Loss scaling (fp16) has to check the
+        // gradients before it decides to skip a step, and ranks sum the loss on the host: both read it first.
+        bool deferReads = !scaler.Enabled && WorldSize == 1;
+        using var stepScope = NewDisposeScope();
+        Tensor? deviceLoss = null;
         double lossSum = 0;
         try
         {
@@ -156,7 +163,15 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
                 (sum * (scaler.Scale / targetTokens)).backward();
                 BackwardResults.ReleaseCurrentThread();
                 StepTrace.Mark("backward");
-                lossSum += sum.item<float>();
+                if (deferReads)
+                {
+                    var detached = sum.detach();
+                    deviceLoss = (deviceLoss is null ? detached : deviceLoss + detached).MoveToOuterDisposeScope();
+                }
+                else
+                {
+                    lossSum += sum.item<float>();
+                }
             }
         }
         catch (ExternalException e) when (e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase))
@@ -183,9 +198,9 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         }
 
         double syncEnd = clock.Elapsed.TotalSeconds;
-        StepTrace.Mark("gradients summed over ranks, loss read");
+        StepTrace.Mark(deferReads ? "gradients ready (loss not read yet)" : "gradients summed over ranks, loss read");
         double loss = lossSum / targetTokens;
-        if (!double.IsFinite(loss))
+        if (!deferReads && !double.IsFinite(loss))
         {
             throw Diverged(step, "loss", loss, lastCheckpoint);
         }
@@ -193,28 +208,55 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         bool finite = scaler.UnscaleAndCheck(parameters);
         double gradNorm = double.NaN;
         double lr = schedule.At(step);
-        if (finite)
+        Tensor? deviceNorm = null;
+        if (deferReads)
         {
-            gradNorm = GradientClipping.ClipByGlobalNorm(parameters, Options.MaxGradNorm);
-            if (!double.IsFinite(gradNorm))
-            {
-                if (!scaler.Enabled)
-                {
-                    throw Diverged(step, "gradient norm", gradNorm, lastCheckpoint);
-                }
-
-                finite = false;
-            }
-        }
-
-        StepTrace.Mark("gradients unscaled and clipped");
-        if (finite)
-        {
+            deviceNorm = GradientClipping.ClipByGlobalNormOnDevice(parameters, Options.MaxGradNorm);
+            StepTrace.Mark("gradients clipped (norm not read yet)");
             optimizer.Step(lr);
+        }
+        else
+        {
+            if (finite)
+            {
+                gradNorm = GradientClipping.ClipByGlobalNorm(parameters, Options.MaxGradNorm);
+                if (!double.IsFinite(gradNorm))
+                {
+                    if (!scaler.Enabled)
+                    {
+                        throw Diverged(step, "gradient norm", gradNorm, lastCheckpoint);
+                    }
+
+                    finite = false;
+                }
+            }
+
+            StepTrace.Mark("gradients unscaled and clipped");
+            if (finite)
+            {
+                optimizer.Step(lr);
+            }
         }
 
         optimizer.ZeroGrad();
         StepTrace.Mark("optimizer");
+        if (deferReads)
+        {
+            // A non-finite loss or norm is found after the update was applied; the run stops here, and the checkpoints
+            // on disk are from before it.
+            loss = deviceLoss is null ? 0 : deviceLoss.item<float>() / targetTokens;
+            gradNorm = deviceNorm!.item<float>();
+            if (!double.IsFinite(loss))
+            {
+                throw Diverged(step, "loss", loss, lastCheckpoint);
+            }
+
+            if (!double.IsFinite(gradNorm))
+            {
+                throw Diverged(step, "gradient norm", gradNorm, lastCheckpoint);
+            }
+        }
+
         if (model.Device.type == DeviceType.CUDA)
         {
             cuda.synchronize(model.Device);

@@ -17,7 +17,9 @@ public sealed record TrainingStepMetrics(
     /// <summary>
     /// Where the step's time went, in seconds, split at the points where the trainer waits for the GPU anyway: data
     /// (building the micro-batches on the host), compute (forward, loss and backward of every micro-batch),
-    /// sync (gradient all-reduce and loss sum over ranks; 0 alone), optimizer (unscale, clipping, AdamW).
+    /// sync (gradient all-reduce and loss sum over ranks; 0 alone), optimizer (unscale, clipping, AdamW). A single
+    /// process without loss scaling does not wait for the GPU before the update, so there compute is the host's time
+    /// to queue the work and the GPU's remaining backward lands in optimizer.
     /// </summary>
     [JsonPropertyName("phases_s")]
     public StepPhases? Phases { get; init; }

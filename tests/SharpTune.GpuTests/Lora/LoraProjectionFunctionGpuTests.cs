@@ -139,7 +139,7 @@ public sealed class LoraProjectionFunctionGpuTests(ITestOutputHelper output)
         Assert.True(tensorsAfter <= tensorsBefore, $"{tensorsAfter - tensorsBefore} tensors more alive after 20 calls");
     }
 
-    private static bool Identical(Tensor a, Tensor b) => a.equal(b).item<bool>();
+    private static bool Identical(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
     /// <summary>A bf16 (or NF4) base 4096 -> out with LoRA r 16; B drawn so the update is about half the base output.</summary>
     private static LoraLinear Projection(long outFeatures, bool nf4, bool bias, double dropout)

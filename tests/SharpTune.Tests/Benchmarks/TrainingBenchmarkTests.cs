@@ -65,7 +65,7 @@ public sealed class TrainingBenchmarkTests
                 .. Enumerable.Range(0, layers).Select(i => $"layer {i} forward"),
                 "final norm", "loss forward", "loss chunk backward",
                 .. Enumerable.Range(0, layers).Reverse().SelectMany(i => new[] { $"layer {i} recomputed", $"layer {i} backward" }),
-                "backward", "gradients summed over ranks, loss read", "gradients unscaled and clipped", "optimizer", "step ends",
+                "backward", "gradients ready (loss not read yet)", "gradients clipped (norm not read yet)", "optimizer", "step ends",
             ];
             Assert.Equal(expected, marks);
             double[] times = rows.Skip(3).Select(r => double.Parse(r.Split('|')[2], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
