@@ -1,4 +1,5 @@
 using SharpTune.GpuTests.Kernels;
+using SharpTune.Kernels;
 using SharpTune.Lora;
 using SharpTune.Quantization;
 using SharpTune.Runtime.Nvml;
@@ -82,7 +83,8 @@ public sealed class LoraProjectionFunctionGpuTests(ITestOutputHelper output)
         lora.eval();
         var viaForward = KernelComparison.With(true, () => lora.forward(x));
         Assert.True(Identical(viaForward, lora.ForwardFused(x)), "eval forward on CUDA is not the fused projection");
-        Assert.False(Identical(viaForward, lora.ForwardReference(x)), "eval forward on CUDA is bit-identical to the reference: is it fused?");
+        // Not "differs from the reference": in bf16 on an H200 the two can round identically (seen: bit-identical y).
+        Assert.True(KernelComparison.With(true, () => FusedKernels.AppliesTo(x)) && lora.CanFuse, "eval forward on CUDA does not choose the fused projection");
         var withKernelsOff = KernelComparison.With(false, () => lora.forward(x));
         Assert.True(Identical(withKernelsOff, lora.ForwardReference(x)), "SHARPTUNE_KERNELS=off must give the reference path");
 
