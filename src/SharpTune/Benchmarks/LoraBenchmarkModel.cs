@@ -25,7 +25,7 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
         Device = device;
         ComputeDtype = dtype;
         // TorchSharp's Generator is a CPU generator, which CUDA sampling refuses: seed the default generators instead.
-        manual_seed(seed);
+        RandomSeeds.SetAll(seed);
         double std = config.InitializerRange;
         _model = CausalLM.Create(config, dtype, device, (name, shape, role) =>
         {

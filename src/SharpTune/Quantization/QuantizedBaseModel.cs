@@ -67,7 +67,7 @@ public static class QuantizedBaseModel
     /// </summary>
     public static CausalLM CreateRandom(ModelConfig config, long seed, ScalarType computeDtype, Device device)
     {
-        manual_seed(seed);
+        Training.RandomSeeds.SetAll(seed);
         var model = CausalLM.Create(config, computeDtype, device, (name, shape, role) => IsProjectionWeight(name)
             ? Placeholder(shape, computeDtype)
             : CausalLM.AsParameter(role == WeightRole.NormScale ? ones(shape, computeDtype, device)

@@ -28,7 +28,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
     {
         if (seed is { } s)
         {
-            manual_seed(s);
+            RandomSeeds.SetAll(s);
         }
 
         if (mode == GradientCheckpointing.Off || !is_grad_enabled())
@@ -77,7 +77,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
             {
                 if (saved.Body.Seed is { } seed)
                 {
-                    manual_seed(seed);
+                    RandomSeeds.SetAll(seed);
                 }
 
                 var output = saved.Body.Body(x);

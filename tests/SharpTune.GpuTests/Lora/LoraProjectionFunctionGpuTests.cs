@@ -89,11 +89,11 @@ public sealed class LoraProjectionFunctionGpuTests(ITestOutputHelper output)
         Assert.True(Identical(withKernelsOff, lora.ForwardReference(x)), "SHARPTUNE_KERNELS=off must give the reference path");
 
         lora.train();
-        manual_seed(1);
+        RandomSeeds.SetAll(1);
         var first = KernelComparison.With(true, () => lora.forward(x));
-        manual_seed(1);
+        RandomSeeds.SetAll(1);
         var reference = lora.ForwardReference(x);
-        manual_seed(2);
+        RandomSeeds.SetAll(2);
         var second = KernelComparison.With(true, () => lora.forward(x));
         Assert.True(Identical(first, reference), "training forward with dropout is not the reference path");
         Assert.False(Identical(first, second), "two dropout seeds gave the same output");
