@@ -164,4 +164,21 @@ public sealed class Nf4QuantizerTests
             Assert.Equal(numeric, analytic[i, j].item<double>(), 5);
         }
     }
+
+    [Theory]
+    [InlineData(false, 128)]
+    [InlineData(true, 192)]
+    [InlineData(true, 100)] // rounded down to whole blocks (64)
+    public void Quantizing_slice_by_slice_gives_the_same_bytes_as_all_at_once(bool doubleQuantize, long sliceElements)
+    {
+        SingleThreadedTorch.Initialize();
+        using var scope = NewDisposeScope();
+        // 13 x 77 = 1,001 weights: the last block is partial and the count is odd (a padded last nibble).
+        var weight = randn([13, 77], generator: new Generator(5)) * 0.3f;
+        using var whole = Nf4Quantizer.Quantize(weight, doubleQuantize, Nf4Quantizer.DefaultBlockSize, long.MaxValue);
+        using var sliced = Nf4Quantizer.Quantize(weight, doubleQuantize, Nf4Quantizer.DefaultBlockSize, sliceElements);
+        Assert.Equal(whole.Packed.data<byte>().ToArray(), sliced.Packed.data<byte>().ToArray());
+        Assert.Equal(whole.Dequantize(ScalarType.Float32).data<float>().ToArray(), sliced.Dequantize(ScalarType.Float32).data<float>().ToArray());
+        Assert.Equal(501, sliced.Packed.shape[0]);
+    }
 }
