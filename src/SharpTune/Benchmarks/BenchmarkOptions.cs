@@ -43,6 +43,9 @@ public sealed record BenchmarkOptions
     /// <summary>auto (cuda if present, else cpu), cpu, cuda or cuda:N.</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>Keep the frozen input embedding table in host memory (<see cref="Models.CausalLM.KeepEmbeddingOnHost"/>).</summary>
+    public bool EmbeddingOnHost { get; init; }
+
     /// <summary>Where to write a <see cref="Diagnostics.StepTrace"/> of the first measured step (null: no trace).</summary>
     public string? TracePath { get; init; }
 

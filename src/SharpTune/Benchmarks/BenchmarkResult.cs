@@ -34,6 +34,12 @@ public sealed record BenchmarkResult(
     double FinalLoss,
     string SharpTuneVersion)
 {
+    /// <summary>Where the input embedding table was: "device" or "host".</summary>
+    public string Embedding { get; init; } = "device";
+
+    /// <summary>Rows of the LM head's input per loss chunk.</summary>
+    public int LossChunkTokens { get; init; }
+
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
@@ -65,6 +71,8 @@ public sealed record BenchmarkResult(
             ("checkpointing", Checkpointing),
             ("kernels", Kernels ? "on" : "off"),
             ("optimizer", Optimizer),
+            ("embedding table", Embedding),
+            ("loss chunk", $"{LossChunkTokens} rows"),
             ("device", GpuName is null ? Device : $"{Device} ({GpuName})"),
             ("dense params", (DenseParameters / 1e9).ToString("0.000", inv) + " B"),
             ("trainable params", (TrainableParameters / 1e6).ToString("0.00", inv) + " M"),

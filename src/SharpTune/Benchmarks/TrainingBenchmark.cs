@@ -29,6 +29,11 @@ public static class TrainingBenchmark
         try
         {
             using var model = new LoraBenchmarkModel(config, options.Mode == "qlora", options.LoraRank, options.LoraRank, LoraConfig.AllTargets, dtype, device, options.Seed);
+            if (options.EmbeddingOnHost)
+            {
+                model.Model.KeepEmbeddingOnHost();
+            }
+
             var samples = RandomSamples(config.VocabSize, options.Batch * (options.Steps + options.Warmup), options.Sequence, options.Seed);
             var training = new TrainingOptions
             {
@@ -65,7 +70,11 @@ public static class TrainingBenchmark
             return new BenchmarkResult(
                 options.ModelName, options.Mode, options.Batch, options.Sequence, options.Checkpointing.ToString().ToLowerInvariant(),
                 options.Kernels, options.Optimizer, device.ToString(), gpuName, dense, model.TrainableParameterCount, options.Warmup,
-                seconds, median, tokensPerSecond, flopsPerToken, peak, mfu, result.PeakGpuMemoryBytes, measured[^1].Loss, Version());
+                seconds, median, tokensPerSecond, flopsPerToken, peak, mfu, result.PeakGpuMemoryBytes, measured[^1].Loss, Version())
+            {
+                Embedding = model.Model.EmbeddingOnHost ? "host" : "device",
+                LossChunkTokens = options.LossChunkTokens,
+            };
         }
         finally
         {

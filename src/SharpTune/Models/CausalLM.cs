@@ -2,6 +2,7 @@ using SharpTune.Models.Checkpoint;
 using SharpTune.Models.Generation;
 using SharpTune.Models.Layers;
 using SharpTune.Progress;
+using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -44,6 +45,43 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     public DecoderModel Model => _model;
 
     public Embedding Embed => _model.EmbedTokens;
+
+    /// <summary>Whether the input embedding table is kept in host memory (see <see cref="KeepEmbeddingOnHost"/>).</summary>
+    public bool EmbeddingOnHost => Device.type != DeviceType.CPU && Embed.weight!.device.type == DeviceType.CPU;
+
+    /// <summary>The input embeddings of <paramref name="inputIds"/> on the ids' device (from host memory when the table is kept there).</summary>
+    public Tensor EmbedTokens(Tensor inputIds) => _model.Embed(inputIds);
+
+    /// <summary>
+    /// Moves the frozen input embedding table to pinned host memory: vocab x hidden 16-bit values less on the GPU
+    /// (1 GB for Llama-3-8B's 128,256 x 4,096), for a host-side gather and a copy of tokens x hidden values per
+    /// forward. Only for models whose LM head does not share the table (untied), and only while it is frozen.
+    /// </summary>
+    public void KeepEmbeddingOnHost()
+    {
+        if (Config.TieWordEmbeddings)
+        {
+            throw new SharpTuneException("embedding_on_host: this model's LM head shares the input embedding (tie_word_embeddings), so the table must stay on the GPU");
+        }
+
+        if (Device.type == DeviceType.CPU || EmbeddingOnHost)
+        {
+            return;
+        }
+
+        var current = Embed.weight!;
+        if (current.requires_grad)
+        {
+            throw new SharpTuneException("embedding_on_host: the input embedding is being trained; only a frozen table can stay in host memory");
+        }
+
+        using (no_grad())
+        {
+            Embed.weight = new Parameter(current.detach().cpu().pin_memory(), requires_grad: false);
+        }
+
+        current.Dispose();
+    }
 
     public ModuleList<DecoderLayer> Layers => _model.Layers;
 

@@ -19,7 +19,7 @@ public static class CheckpointedDecoder
     {
         long batch = inputIds.shape[0];
         long seq = inputIds.shape[1];
-        var hidden = model.Embed.call(inputIds);
+        var hidden = model.EmbedTokens(inputIds);
         StepTrace.Mark("embedding");
         var positions = arange(0, seq, ScalarType.Int64, inputIds.device).unsqueeze(0).expand(batch, seq);
         var (cos, sin) = model.Rotary.CosSin(positions, hidden.dtype);

@@ -40,6 +40,11 @@ public static class TrainingRun
         var clock = Stopwatch.StartNew();
         var model = LoadBase(options, device, dtype, progress);
         using var lora = new LoraCausalLM(model, options.ToLoraConfig() with { BaseModelNameOrPath = options.Model ?? options.QuantizedModel });
+        if (options.EmbeddingOnHost)
+        {
+            model.KeepEmbeddingOnHost();
+        }
+
         var loadTime = clock.Elapsed;
         ITrainingSamples samples = options.SyntheticTokens > 0
             ? new SyntheticSamples(Math.Max(64, options.BatchSize * (synchronizer?.WorldSize ?? 1) * options.GradientAccumulation * Math.Max(1, options.MaxSteps)), options.SyntheticTokens, model.Config.VocabSize, options.Seed)

@@ -10,9 +10,10 @@ public sealed class TrainingOptionsYamlTests
     public void The_pipeline_gpus_setting_reaches_the_trainer_and_survives_a_yaml_round_trip()
     {
         // What the TrainLoRA stage does with gpus > 1: write its settings for `sharptune train --config` in each rank.
-        var pipeline = PipelineLoader.Parse("model: {id: a/b}\ndataset: {file: x}\ntraining:\n  gpus: 2\n  batch_size: 3\n  seed: 11\n", "p.yaml");
+        var pipeline = PipelineLoader.Parse("model: {id: a/b}\ndataset: {file: x}\ntraining:\n  gpus: 2\n  batch_size: 3\n  seed: 11\n  embedding_on_host: true\n", "p.yaml");
         var options = TrainLoraStage.Options(pipeline, "/m", "/q", "/d", "/o") with { LossChunkTokens = 512, Scheduler = LearningRateScheduleKind.Cosine };
         Assert.Equal(2, options.Gpus);
+        Assert.True(options.EmbeddingOnHost);
         string path = Path.Combine(Path.GetTempPath(), $"sharptune-options-{Guid.NewGuid():N}.yaml");
         try
         {
@@ -21,6 +22,7 @@ public sealed class TrainingOptionsYamlTests
             Assert.Equal(options with { TargetModules = read.TargetModules }, read);
             Assert.Equal(options.TargetModules, read.TargetModules);
             Assert.Contains("gpus: 2", File.ReadAllText(path));
+            Assert.Contains("embedding_on_host: true", File.ReadAllText(path));
             Assert.False(File.Exists(path + ".tmp"));
         }
         finally

@@ -1,4 +1,5 @@
 using SharpTune.Models.Generation;
+using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -38,6 +39,25 @@ public sealed class DecoderModel : nn.Module
 
     public Embedding EmbedTokens => _embedTokens;
 
+    /// <summary>
+    /// The input embeddings of <paramref name="inputIds"/>, on the ids' device. When the table is kept in host memory
+    /// (<see cref="CausalLM.KeepEmbeddingOnHost"/>) and the ids are on a GPU, the rows are gathered on the host and
+    /// copied over (a pinned, asynchronous copy of tokens x hidden values).
+    /// </summary>
+    public Tensor Embed(Tensor inputIds)
+    {
+        var weight = _embedTokens.weight!;
+        if (weight.device.type != DeviceType.CPU || inputIds.device.type == DeviceType.CPU)
+        {
+            return _embedTokens.call(inputIds);
+        }
+
+        using var scope = NewDisposeScope();
+        var ids = inputIds.cpu();
+        var rows = weight.index_select(0, ids.reshape(-1)).view([.. ids.shape, weight.shape[1]]);
+        return rows.pin_memory().to(inputIds.device, non_blocking: true).MoveToOuterDisposeScope();
+    }
+
     public ModuleList<DecoderLayer> Layers => _layers;
 
     public RmsNorm Norm => _norm;
@@ -70,7 +90,7 @@ public sealed class DecoderModel : nn.Module
             ? (attentionMask.to(ScalarType.Int64).cumsum(-1) - 1).masked_fill(attentionMask.logical_not(), 1).narrow(1, past, seq)
             : arange(past, past + seq, ScalarType.Int64, device).unsqueeze(0).expand(batch, seq);
 
-        var hidden = _embedTokens.call(inputIds);
+        var hidden = Embed(inputIds);
         var (cos, sin) = Rotary.CosSin(positionIds, hidden.dtype);
         var mask = AttentionMask(attentionMask, past, seq, device);
         foreach (var layer in _layers)

@@ -2,7 +2,8 @@ namespace SharpTune.Pipeline.Config;
 
 /// <summary>
 /// The supervised fine-tuning run: batch, accumulation, steps, optimizer, schedule, precision, seed, and the GPUs of
-/// this host to train on (<c>gpus</c>, one process each; <c>batch_size</c> is per GPU).
+/// this host to train on (<c>gpus</c>, one process each; <c>batch_size</c> is per GPU), and whether the frozen input
+/// embedding table stays in host memory (<c>embedding_on_host</c>, 1 GB less GPU memory at 8B).
 /// </summary>
 public sealed record TrainingSettings(
     int BatchSize,
@@ -17,7 +18,8 @@ public sealed record TrainingSettings(
     bool GradientCheckpointing,
     int Seed,
     string Device,
-    int Gpus = 1)
+    int Gpus = 1,
+    bool EmbeddingOnHost = false)
 {
     public static readonly string[] Optimizers = ["adamw", "adamw_8bit"];
     public static readonly string[] Schedulers = ["linear", "cosine", "constant"];
@@ -39,7 +41,8 @@ public sealed record TrainingSettings(
             section.Bool("gradient_checkpointing", true),
             section.Int("seed", 3407),
             section.Choice("device", "auto", Devices),
-            section.Int("gpus", 1, min: 1, max: 64));
+            section.Int("gpus", 1, min: 1, max: 64),
+            section.Bool("embedding_on_host", false));
         section.Finish();
         return settings;
     }

@@ -60,6 +60,7 @@ public sealed class TrainLoraStage : IPipelineStage
             Seed = t.Seed,
             Device = t.Device,
             Gpus = t.Gpus,
+            EmbeddingOnHost = t.EmbeddingOnHost,
             Resume = true,
         };
     }
