@@ -39,9 +39,7 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
                 WeightRole.Bias => zeros(shape, dtype, device: device),
                 _ => ones(shape, dtype, device: device),
             };
-            var parameter = new Parameter(value.MoveToOuterDisposeScope(), requires_grad: false);
-            parameter.DetachFromDisposeScope();
-            return parameter;
+            return CausalLM.AsParameter(value.MoveToOuterDisposeScope());
         });
         foreach (var parameter in _model.parameters())
         {
