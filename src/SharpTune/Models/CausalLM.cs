@@ -76,11 +76,17 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         }
 
         using (no_grad())
+        using (NewDisposeScope())
         {
-            Embed.weight = new Parameter(current.detach().cpu().pin_memory(), requires_grad: false);
+            // Every intermediate handle is disposed here: one left to the garbage collector keeps the GPU copy alive.
+            Embed.weight = AsParameter(current.detach().cpu().pin_memory());
         }
 
         current.Dispose();
+        // Handles that TorchSharp hands out for a module's parameters (enumerations, getters) own references too, and
+        // are only released by their finalizers: without a collection the GPU copy stays allocated (seen on an H200).
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
     }
 
     public ModuleList<DecoderLayer> Layers => _model.Layers;
