@@ -47,7 +47,15 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     public Embedding Embed => _model.EmbedTokens;
 
     /// <summary>Whether the input embedding table is kept in host memory (see <see cref="KeepEmbeddingOnHost"/>).</summary>
-    public bool EmbeddingOnHost => Device.type != DeviceType.CPU && Embed.weight!.device.type == DeviceType.CPU;
+    public bool EmbeddingOnHost
+    {
+        get
+        {
+            // TorchSharp's Embedding hands out a new handle per read of its weight.
+            using var weight = Embed.weight!;
+            return Device.type != DeviceType.CPU && weight.device.type == DeviceType.CPU;
+        }
+    }
 
     /// <summary>The input embeddings of <paramref name="inputIds"/> on the ids' device (from host memory when the table is kept there).</summary>
     public Tensor EmbedTokens(Tensor inputIds) => _model.Embed(inputIds);
@@ -75,6 +83,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
             throw new SharpTuneException("embedding_on_host: the input embedding is being trained; only a frozen table can stay in host memory");
         }
 
+        var registered = Embed.named_parameters(recurse: false).Select(p => p.parameter).ToList();
         using (no_grad())
         using (NewDisposeScope())
         {
@@ -83,8 +92,10 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         }
 
         current.Dispose();
-        // Handles that TorchSharp hands out for a module's parameters (enumerations, getters) own references too, and
-        // are only released by their finalizers: without a collection the GPU copy stays allocated (seen on an H200).
+        registered.ForEach(p => p.Dispose());
+        // TorchSharp 0.107's Embedding is native: each read of its weight makes a new handle, and setting it replaces
+        // the registered Parameter object without disposing it. Those handles hold the GPU copy until finalized:
+        // without a collection it stayed allocated (seen on an H200).
         GC.Collect();
         GC.WaitForPendingFinalizers();
     }

@@ -46,7 +46,8 @@ public sealed class DecoderModel : nn.Module
     /// </summary>
     public Tensor Embed(Tensor inputIds)
     {
-        var weight = _embedTokens.weight!;
+        // TorchSharp's Embedding hands out a new handle per read of its weight: this one is disposed here.
+        using var weight = _embedTokens.weight!;
         if (weight.device.type != DeviceType.CPU || inputIds.device.type == DeviceType.CPU)
         {
             return _embedTokens.call(inputIds);
