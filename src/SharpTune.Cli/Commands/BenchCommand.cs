@@ -24,6 +24,10 @@ public static class BenchCommand
             Description = "none (keep activations), layer (recompute each decoder layer in backward) or offload (layer inputs in pinned host memory).",
             DefaultValueFactory = _ => "layer",
         };
+        var checkpointLayers = new Option<int?>("--checkpoint-layers")
+        {
+            Description = "With layer checkpointing, checkpoint only the first N decoder layers; the rest keep their activations (faster, more memory). Default: all.",
+        };
         var steps = new Option<int>("--steps") { Description = "Measured steps.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<int>("--warmup") { Description = "Steps run first and left out of the statistics.", DefaultValueFactory = _ => 1 };
         var kernels = new Option<string>("--kernels") { Description = "on: fused CUDA kernels (RMSNorm, RoPE, SwiGLU, NF4 dequantization, AdamW); off: the TorchSharp reference ops.", DefaultValueFactory = _ => "on" };
@@ -55,7 +59,7 @@ public static class BenchCommand
         var command = new Command("bench", "Time real LoRA/QLoRA training steps (forward, loss, backward, AdamW) of a random-weight model of real shapes: " +
             "median step time after warm-up, tokens/s, MFU (6 x dense params x tokens over the GPU's bf16 peak) and peak GPU memory (NVML).")
         {
-            model, mode, batch, seq, checkpointing, steps, warmup, kernels, rank, optimizer, lossChunk, embedding, device, json, trace, traceSync,
+            model, mode, batch, seq, checkpointing, checkpointLayers, steps, warmup, kernels, rank, optimizer, lossChunk, embedding, device, json, trace, traceSync,
         };
         command.SetAction(parsed =>
         {
@@ -66,6 +70,7 @@ public static class BenchCommand
                 Batch = parsed.GetValue(batch),
                 Sequence = parsed.GetValue(seq),
                 Checkpointing = ParseCheckpointing(parsed.GetValue(checkpointing)!),
+                CheckpointLayers = parsed.GetValue(checkpointLayers),
                 Steps = parsed.GetValue(steps),
                 Warmup = parsed.GetValue(warmup),
                 Kernels = ParseSwitch(parsed.GetValue(kernels)!, "--kernels"),

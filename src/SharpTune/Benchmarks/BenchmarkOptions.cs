@@ -43,6 +43,9 @@ public sealed record BenchmarkOptions
     /// <summary>auto (cuda if present, else cpu), cpu, cuda or cuda:N.</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>With checkpointing, checkpoint only the first N decoder layers (null: all).</summary>
+    public int? CheckpointLayers { get; init; }
+
     /// <summary>Keep the frozen input embedding table in host memory (<see cref="Models.CausalLM.KeepEmbeddingOnHost"/>).</summary>
     public bool EmbeddingOnHost { get; init; }
 
@@ -70,6 +73,7 @@ public sealed record BenchmarkOptions
         Require(LoraRank > 0, $"--rank must be positive, not {LoraRank}");
         Require(Optimizer is "adamw" or "adamw_8bit", $"--optimizer must be adamw or adamw_8bit, not '{Optimizer}'");
         Require(LossChunkTokens > 0, $"--loss-chunk must be positive, not {LossChunkTokens}");
+        Require(CheckpointLayers is null or >= 0, $"--checkpoint-layers must not be negative, not {CheckpointLayers}");
         return this;
     }
 

@@ -37,6 +37,9 @@ public sealed record BenchmarkResult(
     /// <summary>Where the input embedding table was: "device" or "host".</summary>
     public string Embedding { get; init; } = "device";
 
+    /// <summary>With checkpointing, how many decoder layers were checkpointed (null: all).</summary>
+    public int? CheckpointLayers { get; init; }
+
     /// <summary>Rows of the LM head's input per loss chunk.</summary>
     public int LossChunkTokens { get; init; }
 
@@ -68,7 +71,7 @@ public sealed record BenchmarkResult(
             ("model", Model),
             ("mode", Mode),
             ("batch x seq", $"{Batch} x {Sequence}"),
-            ("checkpointing", Checkpointing),
+            ("checkpointing", CheckpointLayers is { } n && Checkpointing != "none" ? $"{Checkpointing} (first {n} layers)" : Checkpointing),
             ("kernels", Kernels ? "on" : "off"),
             ("optimizer", Optimizer),
             ("embedding table", Embedding),

@@ -86,8 +86,8 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
 
     public long TrainableParameterCount => _trainable.Sum(p => p.Parameter.numel());
 
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null) =>
-        CheckpointedDecoder.ForwardHidden(_model, inputIds, checkpointing, seed, layerBackwardDone);
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null) =>
+        CheckpointedDecoder.ForwardHidden(_model, inputIds, checkpointing, seed, layerBackwardDone, checkpointedLayers);
 
     public Tensor LmHead(Tensor hidden) => _model.LmHead.call(hidden);
 

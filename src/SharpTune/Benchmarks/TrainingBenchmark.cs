@@ -49,6 +49,7 @@ public static class TrainingBenchmark
                 MaxSequenceLength = options.Sequence,
                 CompletionOnlyLoss = false,
                 GradientCheckpointing = options.Checkpointing,
+                CheckpointLayers = options.CheckpointLayers,
                 SaveSteps = 0,
                 SaveTotalLimit = 1,
                 Seed = options.Seed,
@@ -74,6 +75,7 @@ public static class TrainingBenchmark
             {
                 Embedding = model.Model.EmbeddingOnHost ? "host" : "device",
                 LossChunkTokens = options.LossChunkTokens,
+                CheckpointLayers = options.CheckpointLayers,
             };
         }
         finally

@@ -64,8 +64,8 @@ public sealed class LoraCausalLM : ITrainableCausalLM, IDisposable
 
     public long TrainableParameterCount => _trainable.Sum(p => p.Parameter.NumberOfElements);
 
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null) =>
-        CheckpointedDecoder.ForwardHidden(Model, inputIds, checkpointing, seed, layerBackwardDone);
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null) =>
+        CheckpointedDecoder.ForwardHidden(Model, inputIds, checkpointing, seed, layerBackwardDone, checkpointedLayers);
 
     public Tensor LmHead(Tensor hidden) => Model.LmHead.call(hidden);
 

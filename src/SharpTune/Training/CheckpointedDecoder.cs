@@ -7,6 +7,8 @@ namespace SharpTune.Training;
 /// <summary>
 /// The training forward of a <see cref="CausalLM"/>'s decoder: embedding, each layer through
 /// <see cref="CheckpointedFunction"/> (reseeded with <c>seed + i</c>, reporting the end of its backward), final norm.
+/// With <c>checkpointedLayers</c> = N only the first N layers are checkpointed: the last layers' activations are kept
+/// (their backward skips the recompute, for their activations' memory through the backward pass).
 /// What <see cref="ITrainableCausalLM.ForwardHidden"/> runs for models built on a CausalLM.
 /// </summary>
 public static class CheckpointedDecoder
@@ -15,7 +17,7 @@ public static class CheckpointedDecoder
     /// No dispose scope of its own: checkpointed layers keep their inputs and the rotary tables for their
     /// recomputation in backward, so the caller's scope (the training micro-batch) owns every tensor made here.
     /// </remarks>
-    public static Tensor ForwardHidden(CausalLM model, Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone)
+    public static Tensor ForwardHidden(CausalLM model, Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone, int? checkpointedLayers = null)
     {
         long batch = inputIds.shape[0];
         long seq = inputIds.shape[1];
@@ -27,7 +29,8 @@ public static class CheckpointedDecoder
         {
             var layer = model.Layers[i];
             int index = i;
-            hidden = CheckpointedFunction.Run(h => layer.Forward(h, cos, sin, null, null), hidden, checkpointing, seed + i,
+            var mode = checkpointedLayers is { } n && i >= n ? GradientCheckpointing.Off : checkpointing;
+            hidden = CheckpointedFunction.Run(h => layer.Forward(h, cos, sin, null, null), hidden, mode, seed + i,
                 layerBackwardDone is null ? null : () => layerBackwardDone(index), label: $"layer {i}");
             StepTrace.Mark($"layer {i} forward");
         }

@@ -18,9 +18,10 @@ public interface ITrainableCausalLM
     /// Hidden states [batch, length, hidden] after the final norm. Layer i reseeds dropout with <c>seed + i</c>. With
     /// checkpointing, <paramref name="layerBackwardDone"/>(i) is called when layer i's backward has finished (its
     /// trainable parameters have their gradients), so a data-parallel trainer can reduce them while earlier layers
-    /// are still in backward.
+    /// are still in backward. <paramref name="checkpointedLayers"/> limits checkpointing to the first N layers (null:
+    /// all); the others keep their activations for backward.
     /// </summary>
-    Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null);
+    Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null);
 
     /// <summary>Logits for hidden rows [n, hidden] -> [n, vocab].</summary>
     Tensor LmHead(Tensor hidden);

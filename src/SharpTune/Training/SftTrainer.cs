@@ -157,7 +157,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
                 StepTrace.Mark("micro-batch on the device");
                 long seed = MicroBatchSeed(step, micro);
                 // In the last micro-batch each layer's gradients are final when its backward ends: reduce them then.
-                var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed, micro == shards.Length - 1 ? overlap?.LayerBackwardDone : null);
+                var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed, micro == shards.Length - 1 ? overlap?.LayerBackwardDone : null, Options.CheckpointLayers);
                 var sum = CausalLmLoss.Sum(model.LmHead, hidden, labels, Options.LossChunkTokens, Options.GradientCheckpointing != GradientCheckpointing.Off);
                 StepTrace.Mark("loss forward");
                 (sum * (scaler.Scale / targetTokens)).backward();

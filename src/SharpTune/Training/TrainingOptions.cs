@@ -86,6 +86,12 @@ public sealed record TrainingOptions
 
     public GradientCheckpointing GradientCheckpointing { get; init; } = GradientCheckpointing.On;
 
+    /// <summary>
+    /// With checkpointing, checkpoint only the first N decoder layers; the rest keep their activations, so their
+    /// backward skips the recompute (faster) for their activations' memory. Null: every layer.
+    /// </summary>
+    public int? CheckpointLayers { get; init; }
+
     public int Seed { get; init; } = 3407;
 
     /// <summary>Write a checkpoint every N optimizer steps (0: only at the end).</summary>
@@ -142,6 +148,7 @@ public sealed record TrainingOptions
     public TrainingOptions Validated()
     {
         Require(BatchSize > 0, "batch_size must be positive");
+        Require(CheckpointLayers is null or >= 0, "checkpoint_layers must not be negative");
         Require(GradientAccumulation > 0, "gradient_accumulation must be positive");
         Require(MaxSteps > 0 || Epochs > 0, "set max_steps or epochs");
         Require(LearningRate > 0, "learning_rate must be positive");

@@ -141,19 +141,21 @@ public sealed class LoraCausalLMTests : IDisposable
     }
 
     [Fact]
-    public void Checkpointed_and_plain_decoder_layers_give_the_same_lora_gradients_on_an_nf4_model()
+    public void Checkpointed_partly_checkpointed_and_plain_decoder_layers_give_the_same_lora_gradients_on_an_nf4_model()
     {
         SingleThreadedTorch.Initialize();
         string basePath = SavedBase();
-        float[][] Gradients(GradientCheckpointing mode)
+        var recomputed = new List<int>();
+        float[][] Gradients(GradientCheckpointing mode, int? checkpointedLayers = null)
         {
+            recomputed.Clear();
             using var scope = NewDisposeScope();
             using var model = new LoraCausalLM(QuantizedBaseModel.QuantizeWhileLoading(basePath, ScalarType.Float32, CPU), new LoraConfig { Rank = 4, Alpha = 8, Dropout = 0.1 });
             RandomizeB(model, 3);
             model.SetTraining(true);
             var ids = Ids();
             var labels = cat([ids.narrow(1, 1, 5), full(2, 1, TrainingBatch.IgnoreIndex, ScalarType.Int64)], 1);
-            var hidden = model.ForwardHidden(ids, mode, 42);
+            var hidden = model.ForwardHidden(ids, mode, 42, recomputed.Add, checkpointedLayers);
             CausalLmLoss.Sum(model.LmHead, hidden, labels, chunkTokens: 4, checkpointChunks: mode != GradientCheckpointing.Off).backward();
             BackwardResults.ReleaseCurrentThread();
             return model.TrainableParameters.Select(p => p.Parameter.grad!.data<float>().ToArray()).ToArray();
@@ -161,12 +163,18 @@ public sealed class LoraCausalLMTests : IDisposable
 
         var plain = Gradients(GradientCheckpointing.Off);
         var checkpointed = Gradients(GradientCheckpointing.On);
+        Assert.Equal([1, 0], recomputed);
+        var firstLayerOnly = Gradients(GradientCheckpointing.On, checkpointedLayers: 1);
+        Assert.Equal([0], recomputed); // the last layer kept its activations: no checkpointed backward
         Assert.Contains(plain, g => g.Any(v => v != 0));
-        for (int i = 0; i < plain.Length; i++)
+        foreach (var other in new[] { checkpointed, firstLayerOnly })
         {
-            for (int j = 0; j < plain[i].Length; j++)
+            for (int i = 0; i < plain.Length; i++)
             {
-                Assert.Equal(plain[i][j], checkpointed[i][j], 4);
+                for (int j = 0; j < plain[i].Length; j++)
+                {
+                    Assert.Equal(plain[i][j], other[i][j], 4);
+                }
             }
         }
     }

@@ -56,7 +56,7 @@ internal sealed class TinyLoraLM : ITrainableCausalLM, IDisposable
             ($"layers.{i}.down.lora_A.weight", b.Down.LoraA), ($"layers.{i}.down.lora_B.weight", b.Down.LoraB),
         }).ToArray();
 
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null)
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null)
     {
         var h = _embed.forward(inputIds);
         for (int i = 0; i < _blocks.Count; i++)
