@@ -74,6 +74,7 @@ public sealed record BenchmarkOptions
         Require(Optimizer is "adamw" or "adamw_8bit", $"--optimizer must be adamw or adamw_8bit, not '{Optimizer}'");
         Require(LossChunkTokens > 0, $"--loss-chunk must be positive, not {LossChunkTokens}");
         Require(CheckpointLayers is null or >= 0, $"--checkpoint-layers must not be negative, not {CheckpointLayers}");
+        Require(TracePath is null || !Directory.Exists(TracePath), $"--trace {TracePath} is a directory; give a file name");
         return this;
     }
 

@@ -15,7 +15,8 @@ namespace SharpTune.Diagnostics;
 /// for the GPU, so the time between two marks is that section's GPU time; without it the times show how far the host
 /// runs ahead of the GPU. With PyTorch's caching allocator the memory column is what the allocator has reserved
 /// (it only grows); run with <c>PYTORCH_NO_CUDA_MEMORY_CACHING=1</c> to see the tensors alive at each mark.
-/// Off unless a trace is installed: <see cref="Mark"/> then costs one static read.
+/// Off unless a trace is installed: <see cref="Mark"/> then costs one static read. One trace per process, for
+/// <c>sharptune bench</c>: every trainer in the process marks the installed trace.
 /// </summary>
 public sealed class StepTrace : IDisposable
 {
@@ -48,6 +49,21 @@ public sealed class StepTrace : IDisposable
     /// </summary>
     public static StepTrace Install(string path, int step, bool synchronize, Device device)
     {
+        string full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            throw new SharpTuneException($"--trace {path}: is a directory; give a file name");
+        }
+
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SharpTuneException($"--trace {path}: cannot create its folder ({e.Message})", e);
+        }
+
         var trace = new StepTrace(path, step, synchronize, device);
         if (Interlocked.CompareExchange(ref s_current, trace, null) is not null)
         {
@@ -144,6 +160,13 @@ public sealed class StepTrace : IDisposable
             previous = mark;
         }
 
-        AtomicFile.WriteAllText(_path, text.ToString());
+        try
+        {
+            AtomicFile.WriteAllText(_path, text.ToString());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SharpTuneException($"could not write the step trace {_path}: {e.Message}", e);
+        }
     }
 }

@@ -88,14 +88,16 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
         Tensor y;
         using (var w16 = baseWeight is Nf4Tensor nf4 ? nf4.Dequantize(dtype) : ((Tensor)baseWeight).to(dtype))
         {
-            y = bias is null ? mm(x2, w16.t()) : addmm(bias.to(dtype), x2, w16.t(), beta: 1, alpha: 1);
+            // In the input's shape and not a view (linear folds the batch dimensions without view semantics): a view
+            // returned from a custom function could not be modified in place by a caller.
+            y = nn.functional.linear(input, w16, bias?.to(dtype));
         }
 
         var a = loraA.to(dtype);
         var b = loraB.to(dtype);
         var h = mm(x2, a.t());
-        y.addmm_(h, b.t(), beta: 1, alpha: (float)scaling);
-        return (y.view([.. input.shape[..^1], outFeatures]), h, a, b);
+        y.view(-1, outFeatures).addmm_(h, b.t(), beta: 1, alpha: (float)scaling);
+        return (y, h, a, b);
     }
 
     public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)

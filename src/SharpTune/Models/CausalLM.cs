@@ -236,16 +236,11 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         _ => throw new SharpTuneException($"unknown dtype '{name}' (use bf16, fp16 or fp32)"),
     };
 
-    /// <summary>
-    /// Wraps a fresh tensor as a frozen parameter and disposes the tensor's own handle: a handle left to the garbage
-    /// collector keeps the storage alive after the parameter is replaced (seen: moving the embedding table to the host
-    /// freed no GPU memory).
-    /// </summary>
+    /// <summary>Wraps a fresh tensor as a frozen parameter (TorchSharp moves the tensor's handle into it).</summary>
     internal static Parameter AsParameter(Tensor weight)
     {
         var parameter = new Parameter(weight, requires_grad: false);
         parameter.DetachFromDisposeScope();
-        weight.Dispose();
         return parameter;
     }
 

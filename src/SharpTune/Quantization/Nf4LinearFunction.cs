@@ -32,6 +32,12 @@ public sealed class Nf4LinearFunction : SingleTensorFunction<Nf4LinearFunction>
     public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)
     {
         BackwardResults.BeginCall();
+        // Gradients are not materialized (CustomFunctionCall): none reached the output, so none flows back.
+        if (grad_output.IsInvalid)
+        {
+            return [null!, null!, null!];
+        }
+
         var weight = (Nf4Tensor)ctx.get_data(WeightKey);
         Tensor gradInput;
         using (var scope = NewDisposeScope())

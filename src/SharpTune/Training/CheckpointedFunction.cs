@@ -69,6 +69,14 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
     {
         BackwardResults.BeginCall();
         var saved = (SavedInput)ctx.get_data(StateKey);
+        if (grad_output.IsInvalid)
+        {
+            // Gradients are not materialized (CustomFunctionCall): none reached this region's output.
+            saved.Release();
+            saved.Body.AfterBackward?.Invoke();
+            return [null!, null!];
+        }
+
         Tensor gradInput;
         using (var scope = NewDisposeScope())
         {

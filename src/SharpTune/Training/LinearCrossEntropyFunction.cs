@@ -39,6 +39,12 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
     {
         BackwardResults.BeginCall();
         var saved = (Saved)ctx.get_data(StateKey);
+        // Gradients are not materialized (CustomFunctionCall): none reached the output, so none flows back.
+        if (grad_output.IsInvalid)
+        {
+            return [null!, null!, null!];
+        }
+
         Tensor gradHidden;
         using (var scope = NewDisposeScope())
         {

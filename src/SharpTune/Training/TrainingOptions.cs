@@ -88,7 +88,8 @@ public sealed record TrainingOptions
 
     /// <summary>
     /// With checkpointing, checkpoint only the first N decoder layers; the rest keep their activations, so their
-    /// backward skips the recompute (faster) for their activations' memory. Null: every layer.
+    /// backward skips the recompute (faster) for their activations' memory. Null: every layer. With
+    /// overlap_gradient_reduce, the kept layers' gradients are reduced after the backward, not during it.
     /// </summary>
     public int? CheckpointLayers { get; init; }
 

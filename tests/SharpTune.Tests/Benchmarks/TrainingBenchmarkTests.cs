@@ -106,6 +106,7 @@ public sealed class TrainingBenchmarkTests
     [InlineData("--loss-chunk", "0", "--loss-chunk must be positive")]
     [InlineData("--embedding", "disk", "--embedding must be host or device, not 'disk'")]
     [InlineData("--checkpoint-layers", "-1", "--checkpoint-layers must not be negative")]
+    [InlineData("--trace", "/", "--trace / is a directory")]
     [InlineData("--device", "tpu", "unknown device 'tpu' (use auto, cpu, cuda or cuda:N)")]
     public void Bad_arguments_are_one_clear_line(string option, string value, string expected)
     {

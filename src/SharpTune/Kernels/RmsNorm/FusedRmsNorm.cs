@@ -46,6 +46,12 @@ public static class FusedRmsNorm
             // Runs on libtorch's device thread, which has no dispose scope: own every handle (see BackwardResults), or
             // the saved inputs and the gradients stay alive until the garbage collector finalizes their wrappers.
             BackwardResults.BeginCall();
+            // Gradients are not materialized (CustomFunctionCall): none reached the output, so none flows back.
+            if (gradOutput.IsInvalid)
+            {
+                return [null!, null!, null!];
+            }
+
             Tensor dx;
             Tensor? dw = null;
             using (var scope = NewDisposeScope())

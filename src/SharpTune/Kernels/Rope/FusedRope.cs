@@ -34,6 +34,12 @@ public static class FusedRope
         {
             // Runs on libtorch's device thread, which has no dispose scope: own every handle (see BackwardResults).
             BackwardResults.BeginCall();
+            // Gradients are not materialized (CustomFunctionCall): none reached the output, so none flows back.
+            if (gradOutput.IsInvalid)
+            {
+                return [null!, null!, null!];
+            }
+
             Tensor dx;
             using (var scope = NewDisposeScope())
             {

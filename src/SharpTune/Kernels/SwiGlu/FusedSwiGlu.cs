@@ -35,6 +35,12 @@ public static class FusedSwiGlu
         {
             // Runs on libtorch's device thread, which has no dispose scope: own every handle (see BackwardResults).
             BackwardResults.BeginCall();
+            // Gradients are not materialized (CustomFunctionCall): none reached the output, so none flows back.
+            if (gradOutput.IsInvalid)
+            {
+                return [null!, null!];
+            }
+
             Tensor dGate, dUp;
             using (var scope = NewDisposeScope())
             {
