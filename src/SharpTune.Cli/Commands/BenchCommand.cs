@@ -30,7 +30,7 @@ public static class BenchCommand
         };
         var steps = new Option<int>("--steps") { Description = "Measured steps.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<int>("--warmup") { Description = "Steps run first and left out of the statistics.", DefaultValueFactory = _ => 1 };
-        var kernels = new Option<string>("--kernels") { Description = "on: fused CUDA kernels (RMSNorm, RoPE, SwiGLU, NF4 dequantization, AdamW); off: the TorchSharp reference ops.", DefaultValueFactory = _ => "on" };
+        var kernels = new Option<string>("--kernels") { Description = "on: fused CUDA kernels (RMSNorm, RoPE, SwiGLU, NF4 dequantization, AdamW); and each LoRA projection as one node with a hand-written backward; off: the TorchSharp reference ops.", DefaultValueFactory = _ => "on" };
         var rank = new Option<int>("--rank") { Description = "LoRA rank on all seven projections (alpha = rank).", DefaultValueFactory = _ => 16 };
         var optimizer = new Option<string>("--optimizer") { Description = "adamw or adamw_8bit.", DefaultValueFactory = _ => "adamw_8bit" };
         var lossChunk = new Option<int>("--loss-chunk")
@@ -40,7 +40,7 @@ public static class BenchCommand
         };
         var embedding = new Option<string>("--embedding")
         {
-            Description = "device: the input embedding table on the GPU; host: in pinned host memory (1 GB less GPU memory at 8B; untied models only).",
+            Description = "device: the input embedding table on the GPU; host: in pinned host memory, the batch's rows copied each step (meant to free 1 GB at 8B; untied models only).",
             DefaultValueFactory = _ => "device",
         };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };

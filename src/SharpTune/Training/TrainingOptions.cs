@@ -122,8 +122,8 @@ public sealed record TrainingOptions
     public bool OverlapGradientReduce { get; init; }
 
     /// <summary>
-    /// Keep the frozen input embedding table in pinned host memory instead of on the GPU: 1 GB less GPU memory for
-    /// Llama-3-8B (vocab x hidden 16-bit values), for a host-side gather and copy of the batch's rows each forward.
+    /// Keep the frozen input embedding table in pinned host memory instead of on the GPU, meant to free vocab x hidden
+    /// 16-bit values (1 GB for Llama-3-8B), for a host-side gather and copy of the batch's rows each forward.
     /// Not for models whose LM head shares the table (tie_word_embeddings). No effect on the CPU.
     /// </summary>
     public bool EmbeddingOnHost { get; init; }

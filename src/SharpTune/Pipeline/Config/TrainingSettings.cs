@@ -3,7 +3,7 @@ namespace SharpTune.Pipeline.Config;
 /// <summary>
 /// The supervised fine-tuning run: batch, accumulation, steps, optimizer, schedule, precision, seed, and the GPUs of
 /// this host to train on (<c>gpus</c>, one process each; <c>batch_size</c> is per GPU), and whether the frozen input
-/// embedding table stays in host memory (<c>embedding_on_host</c>, 1 GB less GPU memory at 8B).
+/// embedding table stays in host memory (<c>embedding_on_host</c>, meant to free 1 GB of GPU memory at 8B).
 /// </summary>
 public sealed record TrainingSettings(
     int BatchSize,
