@@ -14,14 +14,13 @@ public static class GradientClipping
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var grads = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToArray();
+        var grads = Gradients(parameters);
         if (grads.Length == 0)
         {
             return 0;
         }
 
-        var norms = stack(grads.Select(g => g.to(ScalarType.Float32).norm()).ToArray());
-        double total = norms.norm().item<float>();
+        double total = GlobalNorm(grads).item<float>();
         if (double.IsFinite(total) && maxNorm > 0 && total > maxNorm)
         {
             double factor = maxNorm / (total + 1e-6);
@@ -44,13 +43,13 @@ public static class GradientClipping
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var grads = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToArray();
+        var grads = Gradients(parameters);
         if (grads.Length == 0)
         {
             return zeros([], ScalarType.Float32).MoveToOuterDisposeScope();
         }
 
-        var total = stack(grads.Select(g => g.to(ScalarType.Float32).norm()).ToArray()).norm();
+        var total = GlobalNorm(grads);
         if (maxNorm > 0)
         {
             var factor = (maxNorm / (total + 1e-6)).clamp_max(1.0);
@@ -62,4 +61,11 @@ public static class GradientClipping
 
         return total.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The parameters' gradients (new handles, in the caller's dispose scope); parameters without one are skipped.</summary>
+    private static Tensor[] Gradients(IEnumerable<Tensor> parameters) =>
+        parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToArray();
+
+    /// <summary>The L2 norm over all of <paramref name="grads"/>, a float32 scalar on their device.</summary>
+    private static Tensor GlobalNorm(Tensor[] grads) => stack(grads.Select(g => g.to(ScalarType.Float32).norm()).ToArray()).norm();
 }
