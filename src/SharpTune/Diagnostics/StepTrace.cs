@@ -49,15 +49,9 @@ public sealed class StepTrace : IDisposable
     /// </summary>
     public static StepTrace Install(string path, int step, bool synchronize, Device device)
     {
-        string full = Path.GetFullPath(path);
-        if (Directory.Exists(full))
-        {
-            throw new SharpTuneException($"--trace {path}: is a directory; give a file name");
-        }
-
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

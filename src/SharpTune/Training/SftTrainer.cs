@@ -199,10 +199,18 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
 
         double syncEnd = clock.Elapsed.TotalSeconds;
         StepTrace.Mark(deferReads ? "gradients ready (loss not read yet)" : "gradients summed over ranks, loss read");
-        double loss = lossSum / targetTokens;
-        if (!deferReads && !double.IsFinite(loss))
+        void ThrowIfNotFinite(string what, double value)
         {
-            throw Diverged(step, "loss", loss, lastCheckpoint);
+            if (!double.IsFinite(value))
+            {
+                throw Diverged(step, what, value, lastCheckpoint);
+            }
+        }
+
+        double loss = lossSum / targetTokens;
+        if (!deferReads)
+        {
+            ThrowIfNotFinite("loss", loss);
         }
 
         bool finite = scaler.UnscaleAndCheck(parameters);
@@ -220,15 +228,12 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             if (finite)
             {
                 gradNorm = GradientClipping.ClipByGlobalNorm(parameters, Options.MaxGradNorm);
-                if (!double.IsFinite(gradNorm))
+                if (!scaler.Enabled)
                 {
-                    if (!scaler.Enabled)
-                    {
-                        throw Diverged(step, "gradient norm", gradNorm, lastCheckpoint);
-                    }
-
-                    finite = false;
+                    ThrowIfNotFinite("gradient norm", gradNorm);
                 }
+
+                finite = double.IsFinite(gradNorm);
             }
 
             StepTrace.Mark("gradients unscaled and clipped");
@@ -246,15 +251,8 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             // on disk are from before it.
             loss = deviceLoss is null ? 0 : deviceLoss.item<float>() / targetTokens;
             gradNorm = deviceNorm!.item<float>();
-            if (!double.IsFinite(loss))
-            {
-                throw Diverged(step, "loss", loss, lastCheckpoint);
-            }
-
-            if (!double.IsFinite(gradNorm))
-            {
-                throw Diverged(step, "gradient norm", gradNorm, lastCheckpoint);
-            }
+            ThrowIfNotFinite("loss", loss);
+            ThrowIfNotFinite("gradient norm", gradNorm);
         }
 
         if (model.Device.type == DeviceType.CUDA)
