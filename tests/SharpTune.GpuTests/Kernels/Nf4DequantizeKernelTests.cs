@@ -17,6 +17,8 @@ public sealed class Nf4DequantizeKernelTests(ITestOutputHelper output)
         { 37, 129, true, 64, ScalarType.Float16 },
         { 300, 517, true, 128, ScalarType.BFloat16 }, // another block size; the last group of 256 absmax is partial
         { 37, 129, true, 48, ScalarType.BFloat16 },   // a block size that is not a power of two: the kernel divides
+        { 37, 129, false, 50, ScalarType.BFloat16 },  // not a multiple of 16: the byte-per-thread kernel
+        { 3, 5, true, 64, ScalarType.BFloat16 },      // fewer than 16 values: only the 16-wide kernel's tail
     };
 
     [Theory]

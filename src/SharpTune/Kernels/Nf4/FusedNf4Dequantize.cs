@@ -40,14 +40,16 @@ public static class FusedNf4Dequantize
             var codes = weight.QuantizedAbsmax?.Codes.contiguous();
             var scales = weight.QuantizedAbsmax?.Absmax.contiguous();
             int absmaxBlockSize = weight.QuantizedAbsmax?.BlockSize ?? 1;
-            long bytes = (n + 1) / 2;
-            var grid = ((uint)Math.Clamp((bytes + Threads - 1) / Threads, 1, 65535 * 8), 1u, 1u);
+            nint packedAddress = TensorPointer.Of(packed), outputAddress = TensorPointer.Of(output);
+            bool vector = weight.BlockSize % 16 == 0 && packedAddress % 8 == 0 && outputAddress % 16 == 0;
+            long work = vector ? Math.Max(n / 16, 8) : (n + 1) / 2; // 16 outputs per thread (the tail needs 8 threads), or 2
+            var grid = ((uint)Math.Clamp((work + Threads - 1) / Threads, 1, 65535 * 8), 1u, 1u);
             var module = FusedKernels.Module(Nf4DequantizeKernel.Name, () => Nf4DequantizeKernel.Source, weight.Packed.device_index);
-            module.Launch($"nf4_dequantize_{FusedKernels.DtypeSuffix(dtype)}", grid, (Threads, 1, 1), 0,
-                TensorPointer.Of(packed), absmax is null ? 0 : TensorPointer.Of(absmax),
+            module.Launch($"nf4_dequantize_{(vector ? "x16_" : "")}{FusedKernels.DtypeSuffix(dtype)}", grid, (Threads, 1, 1), 0,
+                packedAddress, absmax is null ? 0 : TensorPointer.Of(absmax),
                 codes is null ? 0 : TensorPointer.Of(codes), scales is null ? 0 : TensorPointer.Of(scales),
                 weight.AbsmaxOffset, weight.BlockSize, Nf4DequantizeKernel.Shift(weight.BlockSize),
-                absmaxBlockSize, Nf4DequantizeKernel.Shift(absmaxBlockSize), TensorPointer.Of(output), n);
+                absmaxBlockSize, Nf4DequantizeKernel.Shift(absmaxBlockSize), outputAddress, n);
         }
 
         return output.MoveToOuterDisposeScope();
