@@ -102,19 +102,28 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The same result through one <see cref="LoraProjectionFunction"/> node (any device); requires <see cref="CanFuse"/>.</summary>
-    public Tensor ForwardFused(Tensor input)
-    {
-        if (!CanFuse)
-        {
-            throw new InvalidOperationException($"LoraLinear: the fused projection needs a frozen Linear or Nf4Linear base and no active dropout (base {base_layer.GetType().Name}, dropout {DropoutProbability}, training {training})");
-        }
+    public Tensor ForwardFused(Tensor input) => LoraProjectionFunction.Apply(input, FusedWeights);
 
-        return base_layer switch
+    /// <summary>
+    /// This layer's A, B, frozen base weight (16-bit or NF4), bias and scaling, as the fused LoRA functions take them;
+    /// requires <see cref="CanFuse"/>.
+    /// </summary>
+    public LoraProjectionWeights FusedWeights
+    {
+        get
         {
-            Nf4Linear nf4 => LoraProjectionFunction.Apply(input, LoraA, LoraB, nf4.Weight, nf4.Bias, Scaling),
-            Linear linear => LoraProjectionFunction.Apply(input, LoraA, LoraB, linear.weight!, linear.bias, Scaling),
-            _ => throw new InvalidOperationException("unreachable: CanFuse checked the base"),
-        };
+            if (!CanFuse)
+            {
+                throw new InvalidOperationException($"LoraLinear: the fused projection needs a frozen Linear or Nf4Linear base and no active dropout (base {base_layer.GetType().Name}, dropout {DropoutProbability}, training {training})");
+            }
+
+            return base_layer switch
+            {
+                Nf4Linear nf4 => new LoraProjectionWeights(LoraA, LoraB, nf4.Weight, nf4.Bias, Scaling),
+                Linear linear => new LoraProjectionWeights(LoraA, LoraB, linear.weight!, linear.bias, Scaling),
+                _ => throw new InvalidOperationException("unreachable: CanFuse checked the base"),
+            };
+        }
     }
 
     /// <summary><c>scaling * B @ A</c> in float32 (the merged weight's delta), a fresh tensor.</summary>

@@ -34,6 +34,10 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
     public static Tensor Apply(Tensor input, Tensor loraA, Tensor loraB, Nf4Tensor baseWeight, Tensor? bias, double scaling) =>
         Run(input, loraA, loraB, baseWeight, bias, scaling);
 
+    /// <summary>The projection of <paramref name="weights"/> (e.g. <see cref="LoraLinear.FusedWeights"/>).</summary>
+    public static Tensor Apply(Tensor input, LoraProjectionWeights weights) =>
+        Run(input, weights.LoraA, weights.LoraB, weights.BaseWeight, weights.Bias, weights.Scaling);
+
     public override Tensor forward(AutogradContext ctx, params object[] vars)
     {
         var input = (Tensor)vars[0];
@@ -74,6 +78,9 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
     /// y [..., out] and what backward needs: h = x a^T [tokens, r] and A, B cast to x's dtype (a, b). All in the
     /// current dispose scope.
     /// </summary>
+    internal static (Tensor Y, Tensor H, Tensor A, Tensor B) Project(Tensor input, LoraProjectionWeights weights) =>
+        Project(input, weights.LoraA, weights.LoraB, weights.BaseWeight, weights.Bias, weights.Scaling);
+
     private static (Tensor Y, Tensor H, Tensor A, Tensor B) Project(Tensor input, Tensor loraA, Tensor loraB, object baseWeight, Tensor? bias, double scaling)
     {
         var dtype = input.dtype;
@@ -115,39 +122,47 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
         {
             var saved = ctx.get_saved_variables();
             var (input, h, a, b) = (saved[0], saved[1], saved[2], saved[3]);
-            var dtype = input.dtype;
-            long inFeatures = a.shape[1];
-            var x2 = input.reshape(-1, inFeatures);
-            var dy = grad_output.to(dtype).reshape(-1, b.shape[0]);
-            if (state.NeedsInputGrad || state.NeedsAGrad)
+            var x2 = input.reshape(-1, a.shape[1]);
+            var dy = grad_output.to(input.dtype).reshape(-1, b.shape[0]);
+            var dh = state.NeedsInputGrad || state.NeedsAGrad ? LowRankGradient(dy, b, state.Scaling) : null;
+            (gradA, gradB) = AdapterGradients(dy, dh, x2, h, state.Scaling, state.NeedsAGrad ? state.ADtype : null, state.NeedsBGrad ? state.BDtype : null);
+            gradA?.MoveToOuterDisposeScope();
+            gradB?.MoveToOuterDisposeScope();
+            if (state.NeedsInputGrad)
             {
-                var dh = mm(dy, b).mul_(state.Scaling);
-                if (state.NeedsInputGrad)
-                {
-                    using (var w16 = state.Nf4 is { } nf4 ? nf4.Dequantize(dtype) : saved[4].to(dtype))
-                    {
-                        gradInput = mm(dy, w16);
-                    }
-
-                    gradInput.addmm_(dh, a);
-                    gradInput = gradInput.view(input.shape).MoveToOuterDisposeScope();
-                }
-
-                if (state.NeedsAGrad)
-                {
-                    gradA = mm(dh.t(), x2).to(state.ADtype).MoveToOuterDisposeScope();
-                }
-            }
-
-            if (state.NeedsBGrad)
-            {
-                gradB = mm(dy.t(), h).to(state.BDtype).mul_(state.Scaling).MoveToOuterDisposeScope();
+                gradInput = InputGradient(dy, dh!, a, state.Nf4 ?? (object)saved[4], accumulateInto: null).view(input.shape).MoveToOuterDisposeScope();
             }
         }
 
         grad_output.Dispose();
         // One gradient per argument of apply: x, A, B, base weight, bias, scaling.
         return [BackwardResults.Keep(gradInput)!, BackwardResults.Keep(gradA)!, BackwardResults.Keep(gradB)!, null!, null!, null!];
+    }
+
+    /// <summary>dh = scaling * dy B [tokens, r], the gradient of the low-rank intermediate x A^T.</summary>
+    internal static Tensor LowRankGradient(Tensor dy, Tensor b, double scaling) => mm(dy, b).mul_(scaling);
+
+    /// <summary>
+    /// grad_A = dh^T x in <paramref name="aDtype"/> and grad_B = scaling * dy^T h in <paramref name="bDtype"/>, each only
+    /// when its dtype is given (x and dh are not read otherwise). In the current dispose scope.
+    /// </summary>
+    internal static (Tensor? GradA, Tensor? GradB) AdapterGradients(Tensor dy, Tensor? dh, Tensor? x, Tensor h, double scaling, ScalarType? aDtype, ScalarType? bDtype) =>
+        (aDtype is { } ad ? mm(dh!.t(), x!).to(ad) : null, bDtype is { } bd ? mm(dy.t(), h).to(bd).mul_(scaling) : null);
+
+    /// <summary>
+    /// grad_x = dy W + dh A [tokens, in], added to <paramref name="accumulateInto"/> when given (and returned), else a
+    /// new tensor. The base weight (a 16-bit tensor or an <see cref="Nf4Tensor"/>) is cast or dequantized to dy's dtype
+    /// for the one GEMM and freed.
+    /// </summary>
+    internal static Tensor InputGradient(Tensor dy, Tensor dh, Tensor a, object baseWeight, Tensor? accumulateInto)
+    {
+        var gradInput = accumulateInto;
+        using (var w16 = baseWeight is Nf4Tensor nf4 ? nf4.Dequantize(dy.dtype) : ((Tensor)baseWeight).to(dy.dtype))
+        {
+            gradInput = gradInput is null ? mm(dy, w16) : gradInput.addmm_(dy, w16);
+        }
+
+        return gradInput.addmm_(dh, a);
     }
 
     private sealed record Saved(Nf4Tensor? Nf4, double Scaling, bool NeedsInputGrad, bool NeedsAGrad, bool NeedsBGrad, ScalarType ADtype, ScalarType BDtype);

@@ -1,9 +1,9 @@
 using SharpTune.Lora;
-using SharpTune.Quantization;
 using SharpTune.Tests.Training;
 using SharpTune.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using static SharpTune.Tests.Lora.LoraTestProjections;
 
 namespace SharpTune.Tests.Lora;
 
@@ -15,29 +15,21 @@ namespace SharpTune.Tests.Lora;
 [Collection(GlobalRandomCollection.Name)]
 public sealed class LoraProjectionFunctionTests
 {
-    public enum BaseKind
+    public static TheoryData<ScalarType, LoraBaseKind, double> Cases => new()
     {
-        Linear,
-        LinearWithBias,
-        Nf4,
-        Nf4WithBias,
-    }
-
-    public static TheoryData<ScalarType, BaseKind, double> Cases => new()
-    {
-        { ScalarType.Float32, BaseKind.Linear, 1e-5 },
-        { ScalarType.Float32, BaseKind.LinearWithBias, 1e-5 },
-        { ScalarType.Float32, BaseKind.Nf4, 1e-5 },
-        { ScalarType.Float32, BaseKind.Nf4WithBias, 1e-5 },
-        { ScalarType.BFloat16, BaseKind.Linear, 2e-2 },
-        { ScalarType.BFloat16, BaseKind.LinearWithBias, 2e-2 },
-        { ScalarType.BFloat16, BaseKind.Nf4, 2e-2 },
-        { ScalarType.BFloat16, BaseKind.Nf4WithBias, 2e-2 },
+        { ScalarType.Float32, LoraBaseKind.Linear, 1e-5 },
+        { ScalarType.Float32, LoraBaseKind.LinearWithBias, 1e-5 },
+        { ScalarType.Float32, LoraBaseKind.Nf4, 1e-5 },
+        { ScalarType.Float32, LoraBaseKind.Nf4WithBias, 1e-5 },
+        { ScalarType.BFloat16, LoraBaseKind.Linear, 2e-2 },
+        { ScalarType.BFloat16, LoraBaseKind.LinearWithBias, 2e-2 },
+        { ScalarType.BFloat16, LoraBaseKind.Nf4, 2e-2 },
+        { ScalarType.BFloat16, LoraBaseKind.Nf4WithBias, 2e-2 },
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Output_and_gradients_equal_the_autograd_reference(ScalarType dtype, BaseKind kind, double tolerance)
+    public void Output_and_gradients_equal_the_autograd_reference(ScalarType dtype, LoraBaseKind kind, double tolerance)
     {
         SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
@@ -94,7 +86,7 @@ public sealed class LoraProjectionFunctionTests
         SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var generator = new Generator(6);
-        using var lora = Projection(BaseKind.Nf4, ScalarType.Float32, 32, 24, rank: 4, scaling: 0.5, dropout: 0, generator);
+        using var lora = Projection(LoraBaseKind.Nf4, ScalarType.Float32, 32, 24, rank: 4, scaling: 0.5, dropout: 0, generator);
         var x = randn([3, 32], generator: generator);
         var upstream = randn([3, 24], generator: generator);
 
@@ -124,7 +116,7 @@ public sealed class LoraProjectionFunctionTests
         SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var generator = new Generator(7);
-        using var lora = Projection(BaseKind.LinearWithBias, ScalarType.Float32, 16, 8, rank: 2, scaling: 2, dropout: 0, generator);
+        using var lora = Projection(LoraBaseKind.LinearWithBias, ScalarType.Float32, 16, 8, rank: 2, scaling: 2, dropout: 0, generator);
         var x = randn([4, 16], generator: generator);
         using var noGrad = no_grad();
         var y = lora.ForwardFused(x);
@@ -138,7 +130,7 @@ public sealed class LoraProjectionFunctionTests
         SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var generator = new Generator(8);
-        using var withDropout = Projection(BaseKind.Linear, ScalarType.Float32, 16, 8, rank: 2, scaling: 1, dropout: 0.1, generator);
+        using var withDropout = Projection(LoraBaseKind.Linear, ScalarType.Float32, 16, 8, rank: 2, scaling: 1, dropout: 0.1, generator);
         withDropout.train();
         Assert.False(withDropout.CanFuse);
         Assert.Throws<InvalidOperationException>(() => withDropout.ForwardFused(randn([2, 16])));
@@ -155,7 +147,7 @@ public sealed class LoraProjectionFunctionTests
         SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
         var generator = new Generator(9);
-        using var lora = Projection(BaseKind.Linear, ScalarType.Float32, 32, 16, rank: 4, scaling: 2, dropout: 0.5, generator);
+        using var lora = Projection(LoraBaseKind.Linear, ScalarType.Float32, 32, 16, rank: 4, scaling: 2, dropout: 0.5, generator);
         lora.train();
         var x = randn([6, 32], generator: generator);
         var a = lora.LoraA.detach();
@@ -187,7 +179,7 @@ public sealed class LoraProjectionFunctionTests
     {
         SingleThreadedTorch.Initialize();
         var generator = new Generator(10);
-        using var lora = Projection(BaseKind.Nf4WithBias, ScalarType.Float32, 64, 32, rank: 4, scaling: 2, dropout: 0, generator);
+        using var lora = Projection(LoraBaseKind.Nf4WithBias, ScalarType.Float32, 64, 32, rank: 4, scaling: 2, dropout: 0, generator);
         using var x = randn([2, 3, 64], generator: generator);
         using var upstream = randn([2, 3, 32], generator: generator);
         void Step()
@@ -198,17 +190,7 @@ public sealed class LoraProjectionFunctionTests
             lora.zero_grad();
         }
 
-        Step();
-        Step();
-        long before = Tensor.TotalCount;
-        for (int i = 0; i < 20; i++)
-        {
-            Step();
-        }
-
-        long after = Tensor.TotalCount;
-        BackwardResults.ReleaseCurrentThread();
-        Assert.True(after <= before, $"{after - before} tensors more alive after 20 calls");
+        LiveTensorCount.AssertNoGrowth(Step);
     }
 
     [Fact]
@@ -218,7 +200,7 @@ public sealed class LoraProjectionFunctionTests
         // output-sized empty_like kept for materializing gradients is freed at once.
         SingleThreadedTorch.Initialize();
         var generator = new Generator(11);
-        using var lora = Projection(BaseKind.Linear, ScalarType.Float32, 16, 8, rank: 2, scaling: 2, dropout: 0, generator);
+        using var lora = Projection(LoraBaseKind.Linear, ScalarType.Float32, 16, 8, rank: 2, scaling: 2, dropout: 0, generator);
         using var x = randn([3, 16], generator: generator).requires_grad_(true);
         using var upstream = randn([3, 8], generator: generator);
         long before = Tensor.TotalCount;
@@ -232,35 +214,8 @@ public sealed class LoraProjectionFunctionTests
         Assert.NotNull(lora.LoraB.grad);
     }
 
-    private static LoraLinear Projection(BaseKind kind, ScalarType dtype, long inFeatures, long outFeatures, int rank, double scaling, double dropout, Generator generator)
-    {
-        var weight = randn([outFeatures, inFeatures], generator: generator) * 0.2;
-        var bias = kind is BaseKind.LinearWithBias or BaseKind.Nf4WithBias ? randn([outFeatures], generator: generator).to(dtype) : null;
-        nn.Module<Tensor, Tensor> baseLayer;
-        if (kind is BaseKind.Nf4 or BaseKind.Nf4WithBias)
-        {
-            baseLayer = Nf4Linear.FromWeight(weight, bias);
-        }
-        else
-        {
-            var linear = nn.Linear(inFeatures, outFeatures, hasBias: bias is not null, dtype: dtype);
-            using (no_grad())
-            {
-                linear.weight!.copy_(weight);
-                linear.bias?.copy_(bias!);
-            }
-
-            baseLayer = linear;
-        }
-
-        var lora = new LoraLinear(baseLayer, inFeatures, outFeatures, rank, scaling, dropout, generator);
-        using (no_grad())
-        {
-            lora.LoraB.copy_(randn([outFeatures, rank], generator: generator) * 0.3);
-        }
-
-        return lora;
-    }
+    private static LoraLinear Projection(LoraBaseKind kind, ScalarType dtype, long inFeatures, long outFeatures, int rank, double scaling, double dropout, Generator generator) =>
+        LoraTestProjections.Create(kind, dtype, inFeatures, outFeatures, rank, scaling, dropout, generator, weightScale: 0.2, bScale: 0.3);
 
     private static (Tensor Y, Tensor GradX, Tensor GradA, Tensor GradB) Run(LoraLinear lora, Tensor x, Tensor upstream, bool fused, bool inputRequiresGrad = true)
     {
@@ -271,15 +226,5 @@ public sealed class LoraProjectionFunctionTests
         BackwardResults.ReleaseCurrentThread();
         var gradX = inputRequiresGrad ? input.grad!.clone() : zeros(1);
         return (y.detach(), gradX, lora.LoraA.grad!.clone(), lora.LoraB.grad!.clone());
-    }
-
-    private static void AssertClose(string what, Tensor actual, Tensor expected, double tolerance)
-    {
-        using var scope = NewDisposeScope();
-        var e = expected.to(ScalarType.Float64);
-        double norm = e.norm().item<double>();
-        Assert.True(norm > 0, $"{what}: the reference is zero");
-        double relative = (actual.to(ScalarType.Float64) - e).norm().item<double>() / norm;
-        Assert.True(relative <= tolerance, $"{what} differs by {relative:E2} (limit {tolerance:E0})");
     }
 }

@@ -1,10 +1,19 @@
+using SharpTune.Kernels;
+using SharpTune.Kernels.SwiGlu;
+using SharpTune.Lora;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace SharpTune.Models.Layers;
 
-/// <summary>The SwiGLU feed-forward block (HF <c>mlp</c>): <c>down(silu(gate(x)) * up(x))</c>, projections replaceable.</summary>
+/// <summary>
+/// The SwiGLU feed-forward block (HF <c>mlp</c>): <c>down(silu(gate(x)) * up(x))</c>, projections replaceable. When all
+/// three projections are fusable <see cref="LoraLinear"/>s and fused kernels apply (CUDA), forward is one
+/// <see cref="LoraMlpFunction"/> node (<see cref="ForwardFusedLora"/>), which keeps one tokens x intermediate tensor less
+/// for backward; otherwise <see cref="ForwardPerProjection"/>, each projection its own module call, which is also the
+/// reference the fused MLP is tested against.
+/// </summary>
 public sealed class Mlp : nn.Module<Tensor, Tensor>
 {
     public static readonly string[] ProjectionNames = ["gate_proj", "up_proj", "down_proj"];
@@ -33,13 +42,34 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 
     public nn.Module<Tensor, Tensor> DownProj => _downProj;
 
-    public override Tensor forward(Tensor input)
+    public override Tensor forward(Tensor input) =>
+        FusedKernels.AppliesTo(input) && CanFuseLora ? ForwardFusedLora(input) : ForwardPerProjection(input);
+
+    /// <summary>
+    /// Each projection its own module call, then SwiGLU (<see cref="FusedSwiGlu"/> where fused kernels apply, else
+    /// silu(gate) * up), then down.
+    /// </summary>
+    public Tensor ForwardPerProjection(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var gated = SharpTune.Kernels.FusedKernels.AppliesTo(input)
-            ? SharpTune.Kernels.SwiGlu.FusedSwiGlu.Apply(_gateProj.call(input), _upProj.call(input))
+        var gated = FusedKernels.AppliesTo(input)
+            ? FusedSwiGlu.Apply(_gateProj.call(input), _upProj.call(input))
             : nn.functional.silu(_gateProj.call(input)) * _upProj.call(input);
         return _downProj.call(gated).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Whether <see cref="ForwardFusedLora"/> computes this block: all three projections are <see cref="LoraLinear"/>s that <see cref="LoraLinear.CanFuse"/>.</summary>
+    public bool CanFuseLora => _gateProj is LoraLinear { CanFuse: true } && _upProj is LoraLinear { CanFuse: true } && _downProj is LoraLinear { CanFuse: true };
+
+    /// <summary>The whole block as one <see cref="LoraMlpFunction"/> node (any device); requires <see cref="CanFuseLora"/>.</summary>
+    public Tensor ForwardFusedLora(Tensor input)
+    {
+        if (!CanFuseLora)
+        {
+            throw new InvalidOperationException($"Mlp: the fused LoRA MLP needs three fusable LoraLinear projections (gate {_gateProj.GetType().Name}, up {_upProj.GetType().Name}, down {_downProj.GetType().Name}; LoraLinear.CanFuse says why one is not)");
+        }
+
+        return LoraMlpFunction.Apply(input, ((LoraLinear)_gateProj).FusedWeights, ((LoraLinear)_upProj).FusedWeights, ((LoraLinear)_downProj).FusedWeights);
     }
 
     public nn.Module<Tensor, Tensor> Projection(string hfName) => hfName switch
