@@ -84,6 +84,15 @@ def main():
         y = Y[n].clone()
         lora += mem(f"{n}: y += s h B^T (addmm_)", lambda n=n, h=h, y=y: y.addmm_(h, B[n].t(), alpha=2.0), 4 * t * s[0])
     rows.append(("sum of the LoRA side products, forward", lora, ""))
+    # The skinny products by themselves: shared inputs merged (q|k|v, gate|up), and the backward's shapes.
+    for label, xin, ranks in (("x [t x hidden]", X["q"], (16, 32, 48, 64)), ("h [t x intermediate]", X["down"], (16,))):
+        for rr in ranks:
+            aa = w(rr, xin.shape[1])
+            mem(f"{label} A^T, r={rr}", lambda xin=xin, aa=aa: xin @ aa.t(), 2 * xin.numel())
+    dh = torch.randn(t, 48, device=dev, dtype=bf)
+    mem("grad A: dh^T x, r=16", lambda: dh[:, :16].t() @ X["q"], 2 * X["q"].numel())
+    mem("grad A: dh^T x, r=48 (q|k|v merged)", lambda: dh.t() @ X["q"], 2 * X["q"].numel())
+    mem("dh = dy B, dy [t x intermediate], r=16", lambda: Y["gate"] @ B["gate"], 2 * Y["gate"].numel())
 
     q = torch.randn(a.batch, heads, a.seq, hd, device=dev, dtype=bf, requires_grad=True)
     k = torch.randn(a.batch, heads, a.seq, hd, device=dev, dtype=bf, requires_grad=True)

@@ -8,9 +8,9 @@ namespace SharpTune.Lora;
 /// <summary>
 /// A LoRA projection <c>y = x W^T + bias + scaling * (x A^T) B^T</c> as one autograd node with a hand-written
 /// backward (what Unsloth does for its LoRA MLP and attention projections). Forward works on x as a 2-D matrix
-/// [tokens, in]: one GEMM for the frozen base (addmm when there is a bias), one for h = x A^T [tokens, r], and the
-/// update is accumulated into the base's output by the last GEMM (<c>y.addmm_(h, B^T, alpha: scaling)</c>), so there is
-/// no separate pass to add it. Only x (no copy), h and the casts of A and B (small) are kept for backward; an NF4 base
+/// [tokens, in]: h = x A^T [tokens, r]; the update <c>scaling * h B^T</c> (plus the bias) is written into y first, and
+/// the frozen base's GEMM accumulates onto it (<c>y.addmm_(x, W^T)</c>, beta 1), so y is read inside the compute-bound
+/// GEMM and there is no memory-bound pass to add the update. Only x (no copy), h and the casts of A and B (small) are kept for backward; an NF4 base
 /// keeps its <see cref="Nf4Tensor"/> and is dequantized again in backward, never kept in 16 bits.
 /// Backward, with dy [tokens, out] and dh = scaling * dy B [tokens, r]:
 /// grad_x = dy W + dh A, grad_B = scaling * dy^T h, grad_A = dh^T x. Each gradient is computed only when its input
@@ -92,18 +92,30 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
         }
 
         var x2 = input.reshape(-1, inFeatures);
-        Tensor y;
-        using (var w16 = baseWeight is Nf4Tensor nf4 ? nf4.Dequantize(dtype) : ((Tensor)baseWeight).to(dtype))
-        {
-            // In the input's shape and not a view (linear folds the batch dimensions without view semantics): a view
-            // returned from a custom function could not be modified in place by a caller.
-            y = nn.functional.linear(input, w16, bias?.to(dtype));
-        }
-
         var a = loraA.to(dtype);
         var b = loraB.to(dtype);
         var h = mm(x2, a.t());
-        y.view(-1, outFeatures).addmm_(h, b.t(), beta: 1, alpha: (float)scaling);
+
+        // The low-rank update is written first (a GEMM with K = r that only writes y), then the base GEMM accumulates
+        // onto it (beta 1): y is read once inside the compute-bound GEMM instead of in a memory-bound pass of its own.
+        // y is allocated in the input's shape, so it is not a view (a caller may modify it in place).
+        var y = empty([.. input.shape[..^1], outFeatures], dtype, input.device);
+        var y2 = y.view(-1, outFeatures);
+        if (bias is null)
+        {
+            y2.addmm_(h, b.t(), beta: 0, alpha: (float)scaling);
+        }
+        else
+        {
+            y2.copy_(bias.to(dtype).expand(y2.shape));
+            y2.addmm_(h, b.t(), beta: 1, alpha: (float)scaling);
+        }
+
+        using (var w16 = baseWeight is Nf4Tensor nf4 ? nf4.Dequantize(dtype) : ((Tensor)baseWeight).to(dtype))
+        {
+            y2.addmm_(x2, w16.t());
+        }
+
         return (y, h, a, b);
     }
 
@@ -156,13 +168,13 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
     /// </summary>
     internal static Tensor InputGradient(Tensor dy, Tensor dh, Tensor a, object baseWeight, Tensor? accumulateInto)
     {
-        var gradInput = accumulateInto;
+        // The low-rank term first (K = r), then the base GEMM accumulates onto it: as in forward, the accumulation is
+        // read inside the compute-bound GEMM rather than in a memory-bound pass.
+        var gradInput = accumulateInto is null ? mm(dh, a) : accumulateInto.addmm_(dh, a);
         using (var w16 = baseWeight is Nf4Tensor nf4 ? nf4.Dequantize(dy.dtype) : ((Tensor)baseWeight).to(dy.dtype))
         {
-            gradInput = gradInput is null ? mm(dy, w16) : gradInput.addmm_(dy, w16);
+            return gradInput.addmm_(dy, w16);
         }
-
-        return gradInput.addmm_(dh, a);
     }
 
     private sealed record Saved(Nf4Tensor? Nf4, double Scaling, bool NeedsInputGrad, bool NeedsAGrad, bool NeedsBGrad, ScalarType ADtype, ScalarType BDtype);

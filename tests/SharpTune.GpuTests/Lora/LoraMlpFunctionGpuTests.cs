@@ -105,7 +105,7 @@ public sealed class LoraMlpFunctionGpuTests(ITestOutputHelper output)
         output.WriteLine($"{memory.Source}: held after forward: per-projection {perProjectionHeld >> 20} MiB, reference chain {referenceHeld >> 20} MiB, " +
             $"fused {fusedHeld >> 20} MiB; one tokens x intermediate tensor {one >> 20} MiB, the output {outputBytes >> 20} MiB");
 
-        Assert.True(perProjectionHeld >= 3 * one, $"the per-projection path holds {perProjectionHeld >> 20} MiB: the readings do not see its graph");
+        Assert.True(perProjectionHeld >= 3 * one - granularity, $"the per-projection path holds {perProjectionHeld >> 20} MiB: the readings do not see its graph");
         Assert.True(fusedHeld <= referenceHeld - one, $"fused {fusedHeld >> 20} MiB is not one {one >> 20} MiB tensor below the reference chain's {referenceHeld >> 20} MiB");
         Assert.True(fusedHeld <= perProjectionHeld - one + granularity,
             $"fused {fusedHeld >> 20} MiB is not one {one >> 20} MiB tensor below the per-projection path's {perProjectionHeld >> 20} MiB");
