@@ -24,9 +24,9 @@ public static class BenchCommand
             Description = "none (keep activations), layer (recompute each decoder layer in backward) or offload (layer inputs in pinned host memory).",
             DefaultValueFactory = _ => "layer",
         };
-        var checkpointLayers = new Option<int?>("--checkpoint-layers")
+        var checkpointLayers = new Option<string?>("--checkpoint-layers")
         {
-            Description = "With layer checkpointing, checkpoint only the first N decoder layers; the rest keep their activations (faster, more memory). Default: all.",
+            Description = "With layer checkpointing, checkpoint only the first N decoder layers; the rest keep their activations (faster, more memory). auto: after the first step, keep as many as fit in the GPU's free memory. Default: all.",
         };
         var steps = new Option<int>("--steps") { Description = "Measured steps.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<int>("--warmup") { Description = "Steps run first and left out of the statistics.", DefaultValueFactory = _ => 1 };

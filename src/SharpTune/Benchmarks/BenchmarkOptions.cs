@@ -43,8 +43,8 @@ public sealed record BenchmarkOptions
     /// <summary>auto (cuda if present, else cpu), cpu, cuda or cuda:N.</summary>
     public string Device { get; init; } = "auto";
 
-    /// <summary>With checkpointing, checkpoint only the first N decoder layers (null: all).</summary>
-    public int? CheckpointLayers { get; init; }
+    /// <summary>With checkpointing, checkpoint only the first N decoder layers ("N"), or "auto" (<see cref="Training.TrainingOptions.CheckpointLayers"/>); null: all.</summary>
+    public string? CheckpointLayers { get; init; }
 
     /// <summary>Keep the frozen input embedding table in host memory (<see cref="Models.CausalLM.KeepEmbeddingOnHost"/>).</summary>
     public bool EmbeddingOnHost { get; init; }
@@ -73,7 +73,9 @@ public sealed record BenchmarkOptions
         Require(LoraRank > 0, $"--rank must be positive, not {LoraRank}");
         Require(Optimizer is "adamw" or "adamw_8bit", $"--optimizer must be adamw or adamw_8bit, not '{Optimizer}'");
         Require(LossChunkTokens > 0, $"--loss-chunk must be positive, not {LossChunkTokens}");
-        Require(CheckpointLayers is null or >= 0, $"--checkpoint-layers must not be negative, not {CheckpointLayers}");
+        Require(CheckpointLayers is null || CheckpointLayers.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)
+            || int.TryParse(CheckpointLayers.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _),
+            $"--checkpoint-layers must be a number of layers or auto, not '{CheckpointLayers}'");
         Require(TracePath is null || !Directory.Exists(TracePath), $"--trace {TracePath} is a directory; give a file name");
         return this;
     }

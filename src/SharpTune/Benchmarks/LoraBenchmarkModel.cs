@@ -82,6 +82,8 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
 
     public ScalarType ComputeDtype { get; }
 
+    public ModelConfig? Architecture => _model.Config;
+
     public IReadOnlyList<(string Name, Parameter Parameter)> TrainableParameters => _trainable;
 
     public long TrainableParameterCount => _trainable.Sum(p => p.Parameter.numel());

@@ -75,7 +75,7 @@ public static class TrainingBenchmark
             {
                 Embedding = model.Model.EmbeddingOnHost ? "host" : "device",
                 LossChunkTokens = options.LossChunkTokens,
-                CheckpointLayers = options.CheckpointLayers,
+                CheckpointLayers = result.CheckpointLayers,
             };
         }
         finally

@@ -60,6 +60,8 @@ public sealed class LoraCausalLM : ITrainableCausalLM, IDisposable
 
     public ScalarType ComputeDtype => Model.DType;
 
+    public ModelConfig? Architecture => Model.Config;
+
     public IReadOnlyList<(string Name, Parameter Parameter)> TrainableParameters => _trainable;
 
     public long TrainableParameterCount => _trainable.Sum(p => p.Parameter.NumberOfElements);

@@ -1,3 +1,4 @@
+using SharpTune.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -13,6 +14,9 @@ public interface ITrainableCausalLM
 
     /// <summary>The dtype activations are computed in (bf16, fp16 or fp32); fp16 turns on loss scaling.</summary>
     ScalarType ComputeDtype { get; }
+
+    /// <summary>The decoder's architecture, for sizing its activations (<c>checkpoint_layers: auto</c>); null if unknown.</summary>
+    ModelConfig? Architecture => null;
 
     /// <summary>
     /// Hidden states [batch, length, hidden] after the final norm. Layer i reseeds dropout with <c>seed + i</c>. With

@@ -97,10 +97,16 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             : null;
         model.SetTraining(true);
         progress?.Report(new OperationProgress("train", startStep, totalSteps, "step", startStep > 0 ? $"resumed at step {startStep}" : null));
+        int? checkpointLayers = Options.CheckpointLayerCount;
         for (int step = startStep; step < totalSteps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var metrics = RunStep(step, plan, schedule, optimizer, scaler, tensors, meter, lastCheckpoint, overlap);
+            var metrics = RunStep(step, plan, schedule, optimizer, scaler, tensors, meter, lastCheckpoint, overlap, checkpointLayers);
+            if (step == startStep && Options.CheckpointLayersAuto && Options.GradientCheckpointing != GradientCheckpointing.Off)
+            {
+                checkpointLayers = ChooseCheckpointLayers(meter, progress, startStep, totalSteps);
+            }
+
             history.Add(metrics);
             if (IsMain)
             {
@@ -126,11 +132,33 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         // No rank reports success before rank 0 has written the adapter.
         synchronizer?.Barrier();
         model.SetTraining(false);
-        return new TrainingResult(history, adapterDir, startStep, meter?.PeakBytes);
+        return new TrainingResult(history, adapterDir, startStep, meter?.PeakBytes, checkpointLayers);
+    }
+
+    /// <summary>
+    /// <c>checkpoint_layers: auto</c>, after a step that checkpointed every layer: how many of the first layers stay
+    /// checkpointed so that the rest's activations fit in the GPU's free memory (<see cref="KeptLayerBudget"/>, for the
+    /// longest micro-batch the run can have). Every layer stays checkpointed where the memory or the architecture is
+    /// not known (no NVML, CPU).
+    /// </summary>
+    private int? ChooseCheckpointLayers(GpuMemoryMeter? meter, IProgress<OperationProgress>? progress, int done, int totalSteps)
+    {
+        if (model.Architecture is not { } config || meter?.DeviceMemory() is not { } memory)
+        {
+            progress?.Report(new OperationProgress("train", done + 1, totalSteps, "step", "checkpoint_layers auto: GPU memory or architecture unknown, every layer stays checkpointed"));
+            return null;
+        }
+
+        int layers = config.NumHiddenLayers;
+        long perLayer = KeptLayerBudget.BytesPerToken(config, model.ComputeDtype) * Options.BatchSize * Options.MaxSequenceLength;
+        int kept = KeptLayerBudget.KeptLayers(memory.Total, memory.Used, perLayer, layers);
+        progress?.Report(new OperationProgress("train", done + 1, totalSteps, "step",
+            $"checkpoint_layers auto: the last {kept} of {layers} layers keep their activations (~{GpuMemoryMeter.Format((long)(perLayer * KeptLayerBudget.Margin))} each; {GpuMemoryMeter.Format(memory.Total - memory.Used)} free)"));
+        return layers - kept;
     }
 
     private TrainingStepMetrics RunStep(int step, BatchPlan plan, LearningRateSchedule schedule, AdamWOptimizer optimizer, LossScaler scaler,
-        Tensor[] parameters, GpuMemoryMeter? meter, string? lastCheckpoint, OverlappedReduction? overlap)
+        Tensor[] parameters, GpuMemoryMeter? meter, string? lastCheckpoint, OverlappedReduction? overlap, int? checkpointLayers)
     {
         var clock = Stopwatch.StartNew();
         StepTrace.BeginStep(step);
@@ -157,7 +185,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
                 StepTrace.Mark("micro-batch on the device");
                 long seed = MicroBatchSeed(step, micro);
                 // In the last micro-batch each layer's gradients are final when its backward ends: reduce them then.
-                var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed, micro == shards.Length - 1 ? overlap?.LayerBackwardDone : null, Options.CheckpointLayers);
+                var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed, micro == shards.Length - 1 ? overlap?.LayerBackwardDone : null, checkpointLayers);
                 var sum = CausalLmLoss.Sum(model.LmHead, hidden, labels, Options.LossChunkTokens, Options.GradientCheckpointing != GradientCheckpointing.Off);
                 StepTrace.Mark("loss forward");
                 (sum * (scaler.Scale / targetTokens)).backward();

@@ -87,11 +87,24 @@ public sealed record TrainingOptions
     public GradientCheckpointing GradientCheckpointing { get; init; } = GradientCheckpointing.On;
 
     /// <summary>
-    /// With checkpointing, checkpoint only the first N decoder layers; the rest keep their activations, so their
-    /// backward skips the recompute (faster) for their activations' memory. Null: every layer. With
-    /// overlap_gradient_reduce, the kept layers' gradients are reduced after the backward, not during it.
+    /// With checkpointing, checkpoint only the first N decoder layers ("N"); the rest keep their activations, so their
+    /// backward skips the recompute (faster) for their activations' memory. "auto": the first step checkpoints every
+    /// layer, then as many of the last layers as fit in the GPU's free memory keep their activations
+    /// (<see cref="KeptLayerBudget"/>; one GPU only). Null: every layer. With overlap_gradient_reduce, the kept layers'
+    /// gradients are reduced after the backward, not during it.
     /// </summary>
-    public int? CheckpointLayers { get; init; }
+    public string? CheckpointLayers { get; init; }
+
+    /// <summary><see cref="CheckpointLayers"/> is "auto".</summary>
+    [YamlIgnore]
+    public bool CheckpointLayersAuto => string.Equals(CheckpointLayers?.Trim(), "auto", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary><see cref="CheckpointLayers"/> as a number of layers; null for every layer or "auto".</summary>
+    [YamlIgnore]
+    public int? CheckpointLayerCount =>
+        CheckpointLayers is null || CheckpointLayersAuto ? null
+        : int.TryParse(CheckpointLayers.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) ? n
+        : throw new SharpTuneException($"checkpoint_layers must be a number of layers or auto, not '{CheckpointLayers}'");
 
     public int Seed { get; init; } = 3407;
 
@@ -149,7 +162,8 @@ public sealed record TrainingOptions
     public TrainingOptions Validated()
     {
         Require(BatchSize > 0, "batch_size must be positive");
-        Require(CheckpointLayers is null or >= 0, "checkpoint_layers must not be negative");
+        _ = CheckpointLayerCount;
+        Require(!CheckpointLayersAuto || Gpus == 1, "checkpoint_layers: auto works on one GPU (gpus: 1); give a number of layers with more");
         Require(GradientAccumulation > 0, "gradient_accumulation must be positive");
         Require(MaxSteps > 0 || Epochs > 0, "set max_steps or epochs");
         Require(LearningRate > 0, "learning_rate must be positive");

@@ -105,7 +105,7 @@ public sealed class TrainingBenchmarkTests
     [InlineData("--warmup", "-1", "--warmup must not be negative")]
     [InlineData("--loss-chunk", "0", "--loss-chunk must be positive")]
     [InlineData("--embedding", "disk", "--embedding must be host or device, not 'disk'")]
-    [InlineData("--checkpoint-layers", "-1", "--checkpoint-layers must not be negative")]
+    [InlineData("--checkpoint-layers", "-1", "--checkpoint-layers must be a number of layers or auto, not '-1'")]
     [InlineData("--trace", "/", "--trace / is a directory")]
     [InlineData("--device", "tpu", "unknown device 'tpu' (use auto, cpu, cuda or cuda:N)")]
     public void Bad_arguments_are_one_clear_line(string option, string value, string expected)

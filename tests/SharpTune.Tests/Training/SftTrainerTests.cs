@@ -98,6 +98,26 @@ public sealed class SftTrainerTests : IDisposable
     }
 
     [Fact]
+    public void Checkpoint_layers_auto_without_a_gpu_reading_keeps_every_layer_checkpointed_and_says_so()
+    {
+        SingleThreadedTorch.Initialize();
+        var samples = TinyLoraLM.ArithmeticSamples(16);
+        var reports = new List<SharpTune.Progress.OperationProgress>();
+        TrainingResult Run(string name, string? layers, IProgress<SharpTune.Progress.OperationProgress>? progress)
+        {
+            using var model = new TinyLoraLM();
+            return new SftTrainer(model, samples, Options(name, 3, 0) with { CheckpointLayers = layers }).Train(progress, TestContext.Current.CancellationToken);
+        }
+
+        var all = Run("all", null, null);
+        var auto = Run("auto", "auto", new SynchronousProgress(reports.Add));
+        Assert.Null(auto.CheckpointLayers);
+        Assert.Equal(all.Steps.Select(s => s.Loss), auto.Steps.Select(s => s.Loss));
+        Assert.Contains(reports, r => r.Detail?.Contains("checkpoint_layers auto: GPU memory or architecture unknown", StringComparison.Ordinal) == true);
+        Assert.Equal(1, Run("one", "1", null).CheckpointLayers);
+    }
+
+    [Fact]
     public void A_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint()
     {
         SingleThreadedTorch.Initialize();
