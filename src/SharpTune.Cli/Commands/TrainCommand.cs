@@ -95,6 +95,13 @@ public static class TrainCommand
                 context.Out.WriteLine(string.Create(inv, $"final loss {steps[^1].Loss:F4}, median step {median:F3} s, {steps.Skip(1).DefaultIfEmpty(steps[0]).Average(s => s.TokensPerSecond):F0} tokens/s, peak GPU memory {GpuMemoryMeter.Format(summary.Result.PeakGpuMemoryBytes)}"));
             }
 
+            if (options.CheckpointLayersAuto && options.GradientCheckpointing != GradientCheckpointing.Off)
+            {
+                context.Out.WriteLine(summary.Result.CheckpointLayers is { } n
+                    ? $"checkpoint_layers auto: the first {n} layers were checkpointed after step 1, the rest kept their activations"
+                    : "checkpoint_layers auto: every layer stayed checkpointed (GPU memory or architecture unknown)");
+            }
+
             context.Out.WriteLine($"adapter: {Path.GetFullPath(summary.Result.AdapterDirectory)}");
             context.Out.WriteLine($"log: {Path.GetFullPath(Path.Combine(options.OutputDir, SftTrainer.LogFileName))}");
             return 0;

@@ -21,8 +21,11 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output) : IDispo
     public void Two_ranks_with_batch_2_take_the_steps_of_one_process_with_batch_4_and_resume_the_same_curve()
     {
         Run("init-model", "--arch", "llama", "--size", "tiny", "--out", Path.Combine(_root, "model"));
-        var one = Train("one", batchSize: 4, gpus: 1);
+        // One process, checkpoint_layers auto: on a CPU there is no GPU memory to size by, so every layer stays
+        // checkpointed (the same steps as the two ranks, which checkpoint every layer) and the summary says so.
+        var one = Train("one", batchSize: 4, gpus: 1, "checkpoint_layers: auto");
         Assert.DoesNotContain("[rank", one.Out);
+        Assert.Contains("checkpoint_layers auto: every layer stayed checkpointed (GPU memory or architecture unknown)", one.Out);
         var two = Train("two", batchSize: 2, gpus: 2);
         Assert.Contains("[rank 0] trained 4 steps on cpu x 2 ranks", two.Out);
         Assert.DoesNotContain("[rank 1] trained", two.Out);
@@ -37,13 +40,13 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output) : IDispo
         string twoDir = Path.Combine(_root, "two");
         Directory.Delete(Path.Combine(twoDir, TrainingCheckpoint.DirectoryName(4)), recursive: true);
         Directory.Delete(Path.Combine(twoDir, "adapter"), recursive: true);
-        var resumed = Train("two", batchSize: 2, gpus: 2, "--resume");
+        var resumed = Train("two", batchSize: 2, gpus: 2, "", "--resume");
         Assert.Contains("trained 2 steps on cpu x 2 ranks", resumed.Out);
         AssertSameCurve(single, SftTrainer.ReadLog(Path.Combine(twoDir, SftTrainer.LogFileName)).ToArray());
         AssertSameAdapter(Path.Combine(_root, "one", "adapter"), Path.Combine(twoDir, "adapter"));
     }
 
-    private (string Out, string Err) Train(string name, int batchSize, int gpus, params string[] extra)
+    private (string Out, string Err) Train(string name, int batchSize, int gpus, string extraYaml = "", params string[] extra)
     {
         string config = Path.Combine(_root, name + ".yaml");
         File.WriteAllText(config, string.Create(CultureInfo.InvariantCulture, $"""
@@ -58,6 +61,7 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output) : IDispo
             device: cpu
             precision: fp32
             gpus: {gpus}
+            {extraYaml}
             """));
         return Run(["train", "--config", config, .. extra]);
     }
