@@ -22,7 +22,8 @@ namespace SharpTune.Lora;
 /// tensors of tokens x intermediate (the chain of nodes holds five in its SwiGLU backward). Each gradient is computed only when
 /// its input requires grad; the A and B gradients come back in their parameters' dtype, grad_x in x's. With grad
 /// disabled, or neither x nor any adapter requiring grad, the same forward runs without a node and keeps nothing.
-/// Arguments of <c>apply</c>: x [..., hidden], Ag, Bg, Au, Bu, Ad, Bd, then the three <see cref="LoraProjectionWeights"/>.
+/// Arguments of <c>apply</c>: x [..., hidden], Ag, Bg, Au, Bu, Ad, Bd, then the three <see cref="LoraProjectionWeights"/>
+/// and whether the output's value is needed.
 /// </summary>
 public sealed class LoraMlpFunction : SingleTensorFunction<LoraMlpFunction>
 {
@@ -30,8 +31,14 @@ public sealed class LoraMlpFunction : SingleTensorFunction<LoraMlpFunction>
 
     public override string Name => "SharpTuneLoraMlp";
 
-    /// <summary>down(silu(gate(x)) * up(x)) over three LoRA projections (e.g. <see cref="LoraLinear.FusedWeights"/>).</summary>
-    public static Tensor Apply(Tensor input, LoraProjectionWeights gate, LoraProjectionWeights up, LoraProjectionWeights down)
+    /// <summary>
+    /// down(silu(gate(x)) * up(x)) over three LoRA projections (e.g. <see cref="LoraLinear.FusedWeights"/>). With
+    /// <paramref name="outputValueNeeded"/> false and a node being recorded, the output's value is not computed (zeros
+    /// of its shape): for a checkpointed layer's recompute, where only the graph to backpropagate through is wanted and
+    /// the MLP's output feeds nothing but the layer's output. The down projection's GEMMs are skipped; the gradients
+    /// are the same.
+    /// </summary>
+    public static Tensor Apply(Tensor input, LoraProjectionWeights gate, LoraProjectionWeights up, LoraProjectionWeights down, bool outputValueNeeded = true)
     {
         if (gate.InFeatures != input.shape[^1] || up.InFeatures != input.shape[^1])
         {
@@ -48,11 +55,11 @@ public sealed class LoraMlpFunction : SingleTensorFunction<LoraMlpFunction>
         using var scope = NewDisposeScope();
         if (is_grad_enabled() && (input.requires_grad || gate.Trainable || up.Trainable || down.Trainable))
         {
-            return CustomFunctionCall.Apply(() => apply(input, gate.LoraA, gate.LoraB, up.LoraA, up.LoraB, down.LoraA, down.LoraB, gate, up, down))
+            return CustomFunctionCall.Apply(() => apply(input, gate.LoraA, gate.LoraB, up.LoraA, up.LoraB, down.LoraA, down.LoraB, gate, up, down, outputValueNeeded))
                 .MoveToOuterDisposeScope();
         }
 
-        return Compute(input, gate, up, down).Y.MoveToOuterDisposeScope();
+        return Compute(input, gate, up, down, outputValueNeeded: true).Y.MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)
@@ -60,7 +67,7 @@ public sealed class LoraMlpFunction : SingleTensorFunction<LoraMlpFunction>
         var input = (Tensor)vars[0];
         var (gate, up, down) = ((LoraProjectionWeights)vars[7], (LoraProjectionWeights)vars[8], (LoraProjectionWeights)vars[9]);
         using var scope = NewDisposeScope();
-        var f = Compute(input, gate, up, down);
+        var f = Compute(input, gate, up, down, (bool)vars[10]);
 
         // libtorch takes its references to the saved tensors after forward returns, so their wrappers must outlive this
         // scope: they go to Apply's, which ends after apply. A 16-bit base weight is saved (a reference, no copy);
@@ -74,8 +81,11 @@ public sealed class LoraMlpFunction : SingleTensorFunction<LoraMlpFunction>
         return f.Y.MoveToOuterDisposeScope();
     }
 
-    /// <summary>y [..., hidden] and what backward keeps; h is made and freed here. All in the current dispose scope.</summary>
-    private static Activations Compute(Tensor input, LoraProjectionWeights gate, LoraProjectionWeights up, LoraProjectionWeights down)
+    /// <summary>
+    /// y [..., hidden] (zeros when its value is not needed) and what backward keeps; h is made and freed here. All in the
+    /// current dispose scope.
+    /// </summary>
+    private static Activations Compute(Tensor input, LoraProjectionWeights gate, LoraProjectionWeights up, LoraProjectionWeights down, bool outputValueNeeded)
     {
         var (g, hg, ag, bg) = LoraProjectionFunction.Project(input, gate);
         var (u, hu, au, bu) = LoraProjectionFunction.Project(input, up);
@@ -83,7 +93,19 @@ public sealed class LoraMlpFunction : SingleTensorFunction<LoraMlpFunction>
         using (var hScope = NewDisposeScope())
         {
             var h = FusedSwiGlu.Forward(g, u);
-            (y, hd, ad, bd) = LoraProjectionFunction.Project(h, down);
+            if (outputValueNeeded)
+            {
+                (y, hd, ad, bd) = LoraProjectionFunction.Project(h, down);
+            }
+            else
+            {
+                // Backward needs only h Ad^T and the casts of Ad and Bd: the two GEMMs that make y are skipped.
+                ad = down.LoraA.to(h.dtype);
+                bd = down.LoraB.to(h.dtype);
+                hd = mm(h.reshape(-1, down.InFeatures), ad.t());
+                y = zeros([.. input.shape[..^1], down.OutFeatures], h.dtype, h.device);
+            }
+
             hScope.MoveToOuter(y, hd, ad, bd);
         }
 
@@ -97,7 +119,7 @@ public sealed class LoraMlpFunction : SingleTensorFunction<LoraMlpFunction>
         var state = (Saved)ctx.get_data(StateKey);
         if (grad_output.IsInvalid)
         {
-            return [null!, null!, null!, null!, null!, null!, null!, null!, null!, null!]; // no gradient reached y
+            return [null!, null!, null!, null!, null!, null!, null!, null!, null!, null!, null!]; // no gradient reached y
         }
 
         Tensor? gradInput = null, gradAGate = null, gradBGate = null, gradAUp = null, gradBUp = null, gradADown = null, gradBDown = null;
@@ -162,11 +184,11 @@ public sealed class LoraMlpFunction : SingleTensorFunction<LoraMlpFunction>
         }
 
         grad_output.Dispose();
-        // One gradient per argument of apply: x, Ag, Bg, Au, Bu, Ad, Bd, and none for the three weight records.
+        // One gradient per argument of apply: x, Ag, Bg, Au, Bu, Ad, Bd, and none for the three weight records and the flag.
         return
         [
             BackwardResults.Keep(gradInput)!, BackwardResults.Keep(gradAGate)!, BackwardResults.Keep(gradBGate)!, BackwardResults.Keep(gradAUp)!,
-            BackwardResults.Keep(gradBUp)!, BackwardResults.Keep(gradADown)!, BackwardResults.Keep(gradBDown)!, null!, null!, null!,
+            BackwardResults.Keep(gradBUp)!, BackwardResults.Keep(gradADown)!, BackwardResults.Keep(gradBDown)!, null!, null!, null!, null!,
         ];
     }
 

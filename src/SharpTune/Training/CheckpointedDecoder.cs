@@ -30,8 +30,10 @@ public static class CheckpointedDecoder
             var layer = model.Layers[i];
             int index = i;
             var mode = checkpointedLayers is { } n && i >= n ? GradientCheckpointing.Off : checkpointing;
+            // The recompute for backward needs the layer's graph, not its output's value: the MLP may skip its last GEMMs.
             hidden = CheckpointedFunction.Run(h => layer.Forward(h, cos, sin, null, null), hidden, mode, seed + i,
-                layerBackwardDone is null ? null : () => layerBackwardDone(index), label: $"layer {i}");
+                layerBackwardDone is null ? null : () => layerBackwardDone(index), label: $"layer {i}",
+                recompute: h => layer.Forward(h, cos, sin, null, null, outputValueNeeded: false));
             StepTrace.Mark($"layer {i} forward");
         }
 

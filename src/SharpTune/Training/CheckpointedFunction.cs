@@ -24,7 +24,12 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
     /// grad (the frozen embeddings' output) is turned into one that does, or no gradient would reach the body's
     /// parameters (what HF's <c>enable_input_require_grads</c> does).
     /// </summary>
-    public static Tensor Run(Func<Tensor, Tensor> body, Tensor input, GradientCheckpointing mode, long? seed = null, Action? afterBackward = null, string? label = null)
+    /// <param name="recompute">
+    /// What backward reruns instead of <paramref name="body"/>: the same graph, but free to skip computing values that
+    /// only the region's output carries (its gradient is given). Null: <paramref name="body"/>.
+    /// </param>
+    public static Tensor Run(Func<Tensor, Tensor> body, Tensor input, GradientCheckpointing mode, long? seed = null, Action? afterBackward = null, string? label = null,
+        Func<Tensor, Tensor>? recompute = null)
     {
         if (seed is { } s)
         {
@@ -41,7 +46,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
             input = input.detach().requires_grad_(true);
         }
 
-        var checkpointBody = new CheckpointBody(body, mode == GradientCheckpointing.Offload, seed, afterBackward, label);
+        var checkpointBody = new CheckpointBody(body, mode == GradientCheckpointing.Offload, seed, afterBackward, label, recompute);
         return CustomFunctionCall.Apply(() => apply(input, checkpointBody));
     }
 
@@ -88,7 +93,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
                     RandomSeeds.SetAll(seed);
                 }
 
-                var output = saved.Body.Body(x);
+                var output = (saved.Body.Recompute ?? saved.Body.Body)(x);
                 StepTrace.Mark($"{saved.Body.Label ?? "checkpointed region"} recomputed");
                 autograd.backward([output], [grad_output]);
             }
@@ -116,5 +121,8 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
     }
 }
 
-/// <summary>What a checkpointed region runs: a function of one tensor, whether to offload its input, its seed, what to call after its backward and its name in a <see cref="Diagnostics.StepTrace"/>.</summary>
-public sealed record CheckpointBody(Func<Tensor, Tensor> Body, bool Offload, long? Seed, Action? AfterBackward = null, string? Label = null);
+/// <summary>
+/// What a checkpointed region runs: a function of one tensor, whether to offload its input, its seed, what to call after
+/// its backward, its name in a <see cref="Diagnostics.StepTrace"/>, and what to rerun in backward if not the same function.
+/// </summary>
+public sealed record CheckpointBody(Func<Tensor, Tensor> Body, bool Offload, long? Seed, Action? AfterBackward = null, string? Label = null, Func<Tensor, Tensor>? Recompute = null);

@@ -63,6 +63,32 @@ public sealed class LoraMlpFunctionTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(LoraBaseKind.LinearWithBias)]
+    [InlineData(LoraBaseKind.Nf4)]
+    public void Without_the_output_value_the_gradients_are_the_same_and_the_output_is_zeros(LoraBaseKind kind)
+    {
+        // What a checkpointed layer's recompute asks for: the graph to backpropagate through, not the MLP's output.
+        SingleThreadedTorch.Initialize();
+        using var scope = NewDisposeScope();
+        var generator = new Generator(41 + (ulong)kind);
+        using var mlp = LoraMlp(kind, ScalarType.Float32, generator);
+        var x = randn([2, 5, Hidden], generator: generator);
+        var upstream = randn([2, 5, Hidden], generator: generator);
+
+        var full = Run(mlp, x, upstream, fused: true);
+        var graphOnly = Run(mlp, x, upstream, fused: true, outputValueNeeded: false);
+
+        Assert.Equal(x.shape, graphOnly.Y.shape);
+        Assert.True(graphOnly.Y.eq(0).all().item<bool>(), "the output's value was computed");
+        Assert.True(full.Y.abs().max().item<float>() > 0);
+        Assert.True(graphOnly.GradX!.allclose(full.GradX!, rtol: 0, atol: 0), "grad x differs");
+        for (int i = 0; i < 6; i++)
+        {
+            Assert.True(graphOnly.Adapters[i]!.allclose(full.Adapters[i]!, rtol: 0, atol: 0), $"grad {AdapterNames[i]} differs");
+        }
+    }
+
     [Fact]
     public void Output_and_gradients_equal_the_closed_form_in_float64()
     {
@@ -348,7 +374,7 @@ public sealed class LoraMlpFunctionTests(ITestOutputHelper output)
         return down.ForwardReference(h).MoveToOuterDisposeScope();
     }
 
-    private static (Tensor Y, Tensor? GradX, Tensor?[] Adapters) Run(Mlp mlp, Tensor x, Tensor upstream, bool fused, bool inputRequiresGrad = true)
+    private static (Tensor Y, Tensor? GradX, Tensor?[] Adapters) Run(Mlp mlp, Tensor x, Tensor upstream, bool fused, bool inputRequiresGrad = true, bool outputValueNeeded = true)
     {
         mlp.zero_grad();
         foreach (var p in Adapters(mlp))
@@ -357,7 +383,7 @@ public sealed class LoraMlpFunctionTests(ITestOutputHelper output)
         }
 
         var input = x.detach().clone().requires_grad_(inputRequiresGrad);
-        var y = fused ? mlp.ForwardFusedLora(input) : Reference(mlp, input);
+        var y = fused ? mlp.ForwardFusedLora(input, outputValueNeeded) : Reference(mlp, input);
         y.backward([upstream]);
         BackwardResults.ReleaseCurrentThread();
         return (y.detach(), input.grad?.clone(), [.. Adapters(mlp).Select(p => p.grad?.clone())]);

@@ -48,12 +48,16 @@ public sealed class DecoderLayer : nn.Module
     public static IReadOnlyList<string> ProjectionPaths { get; } =
         [.. SelfAttention.ProjectionNames.Select(n => "self_attn." + n), .. Mlp.ProjectionNames.Select(n => "mlp." + n)];
 
-    /// <inheritdoc cref="SelfAttention.Forward"/>
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
+    /// <summary>
+    /// The block over <paramref name="hidden"/> (see <see cref="SelfAttention.Forward"/> for the other arguments). With
+    /// <paramref name="outputValueNeeded"/> false (a checkpointed layer recomputed for its backward, which needs the
+    /// graph, not the output's value) the MLP may skip its last projection; the output's value is then not the layer's.
+    /// </summary>
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, bool outputValueNeeded = true)
     {
         using var scope = NewDisposeScope();
         var attended = hidden + _selfAttention.Forward(_inputLayerNorm.call(hidden), cos, sin, mask, cache);
-        var output = attended + _mlp.call(_postAttentionLayerNorm.call(attended));
+        var output = attended + _mlp.Forward(_postAttentionLayerNorm.call(attended), outputValueNeeded);
         return output.MoveToOuterDisposeScope();
     }
 

@@ -42,8 +42,15 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 
     public nn.Module<Tensor, Tensor> DownProj => _downProj;
 
-    public override Tensor forward(Tensor input) =>
-        FusedKernels.AppliesTo(input) && CanFuseLora ? ForwardFusedLora(input) : ForwardPerProjection(input);
+    public override Tensor forward(Tensor input) => Forward(input, outputValueNeeded: true);
+
+    /// <summary>
+    /// <see cref="forward"/>; with <paramref name="outputValueNeeded"/> false the fused LoRA path may skip computing the
+    /// output's value (zeros), keeping only the graph: for a checkpointed layer's recompute (see
+    /// <see cref="LoraMlpFunction.Apply"/>). The other paths compute it anyway.
+    /// </summary>
+    public Tensor Forward(Tensor input, bool outputValueNeeded) =>
+        FusedKernels.AppliesTo(input) && CanFuseLora ? ForwardFusedLora(input, outputValueNeeded) : ForwardPerProjection(input);
 
     /// <summary>
     /// Each projection its own module call, then SwiGLU (<see cref="FusedSwiGlu"/> where fused kernels apply, else
@@ -62,14 +69,14 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     public bool CanFuseLora => _gateProj is LoraLinear { CanFuse: true } && _upProj is LoraLinear { CanFuse: true } && _downProj is LoraLinear { CanFuse: true };
 
     /// <summary>The whole block as one <see cref="LoraMlpFunction"/> node (any device); requires <see cref="CanFuseLora"/>.</summary>
-    public Tensor ForwardFusedLora(Tensor input)
+    public Tensor ForwardFusedLora(Tensor input, bool outputValueNeeded = true)
     {
         if (!CanFuseLora)
         {
             throw new InvalidOperationException($"Mlp: the fused LoRA MLP needs three fusable LoraLinear projections (gate {_gateProj.GetType().Name}, up {_upProj.GetType().Name}, down {_downProj.GetType().Name}; LoraLinear.CanFuse says why one is not)");
         }
 
-        return LoraMlpFunction.Apply(input, ((LoraLinear)_gateProj).FusedWeights, ((LoraLinear)_upProj).FusedWeights, ((LoraLinear)_downProj).FusedWeights);
+        return LoraMlpFunction.Apply(input, ((LoraLinear)_gateProj).FusedWeights, ((LoraLinear)_upProj).FusedWeights, ((LoraLinear)_downProj).FusedWeights, outputValueNeeded);
     }
 
     public nn.Module<Tensor, Tensor> Projection(string hfName) => hfName switch
