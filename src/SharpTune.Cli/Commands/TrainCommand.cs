@@ -98,8 +98,8 @@ public static class TrainCommand
             if (options.CheckpointLayersAuto && options.GradientCheckpointing != GradientCheckpointing.Off)
             {
                 context.Out.WriteLine(summary.Result.CheckpointLayers is { } n
-                    ? $"checkpoint_layers auto: the first {n} layers were checkpointed after step 1, the rest kept their activations"
-                    : "checkpoint_layers auto: every layer stayed checkpointed (GPU memory or architecture unknown)");
+                    ? $"checkpoint_layers auto: after the first step, the first {n} layers were checkpointed and the remaining ones, if any, kept their activations"
+                    : "checkpoint_layers auto: every layer stayed checkpointed (no step was run, or the GPU memory or architecture is unknown)");
             }
 
             context.Out.WriteLine($"adapter: {Path.GetFullPath(summary.Result.AdapterDirectory)}");

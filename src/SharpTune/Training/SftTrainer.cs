@@ -104,7 +104,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             var metrics = RunStep(step, plan, schedule, optimizer, scaler, tensors, meter, lastCheckpoint, overlap, checkpointLayers);
             if (step == startStep && Options.CheckpointLayersAuto && Options.GradientCheckpointing != GradientCheckpointing.Off)
             {
-                checkpointLayers = ChooseCheckpointLayers(meter, progress, startStep, totalSteps);
+                checkpointLayers = ChooseCheckpointLayers(metrics, progress, totalSteps);
             }
 
             history.Add(metrics);
@@ -137,24 +137,31 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
 
     /// <summary>
     /// <c>checkpoint_layers: auto</c>, after a step that checkpointed every layer: how many of the first layers stay
-    /// checkpointed so that the rest's activations fit in the GPU's free memory (<see cref="KeptLayerBudget"/>, for the
-    /// longest micro-batch the run can have). Every layer stays checkpointed where the memory or the architecture is
-    /// not known (no NVML, CPU).
+    /// checkpointed so that the rest's activations fit in the GPU's free memory as this process's CUDA context sees it
+    /// (<see cref="KeptLayerBudget"/>, sized for the longest micro-batch the run can have). Every layer stays
+    /// checkpointed where the memory or the architecture is not known (no CUDA driver, CPU).
     /// </summary>
-    private int? ChooseCheckpointLayers(GpuMemoryMeter? meter, IProgress<OperationProgress>? progress, int done, int totalSteps)
+    private int? ChooseCheckpointLayers(TrainingStepMetrics first, IProgress<OperationProgress>? progress, int totalSteps)
     {
-        if (model.Architecture is not { } config || meter?.DeviceMemory() is not { } memory)
+        var memory = model.Device.type == DeviceType.CUDA ? Kernels.Cuda.CudaDeviceMemory.TryRead(model.Device.index < 0 ? 0 : model.Device.index) : null;
+        if (model.Architecture is not { } config || memory is not { } m)
         {
-            progress?.Report(new OperationProgress("train", done + 1, totalSteps, "step", "checkpoint_layers auto: GPU memory or architecture unknown, every layer stays checkpointed"));
+            progress?.Report(new OperationProgress("train", first.Step, totalSteps, "step", "checkpoint_layers auto: GPU memory or architecture unknown, every layer stays checkpointed"));
             return null;
         }
 
+        // The fused LoRA MLP node runs on CUDA with the kernels on, all three MLP projections adapted and no dropout.
+        bool fusedMlp = Kernels.FusedKernels.Enabled && Options.LoraDropout == 0
+            && new[] { "gate_proj", "up_proj", "down_proj" }.All(Options.TargetModules.Contains);
+        long bytesPerToken = KeptLayerBudget.BytesPerToken(config, model.ComputeDtype, fusedMlp, dropout: Options.LoraDropout > 0);
+        long tokens = (long)Options.BatchSize * Options.MaxSequenceLength;
+        long measured = first.Tokens / Options.GradientAccumulation; // real tokens: at most the padded micro-batch
         int layers = config.NumHiddenLayers;
-        long perLayer = KeptLayerBudget.BytesPerToken(config, model.ComputeDtype) * Options.BatchSize * Options.MaxSequenceLength;
-        int kept = KeptLayerBudget.KeptLayers(memory.Total, memory.Used, perLayer, layers);
-        progress?.Report(new OperationProgress("train", done + 1, totalSteps, "step",
-            $"checkpoint_layers auto: the last {kept} of {layers} layers keep their activations (~{GpuMemoryMeter.Format((long)(perLayer * KeptLayerBudget.Margin))} each; {GpuMemoryMeter.Format(memory.Total - memory.Used)} free)"));
-        return layers - kept;
+        int checkpointed = KeptLayerBudget.CheckpointedLayers(m.Free, m.Total, bytesPerToken, KeptLayerBudget.CheckpointBytesPerToken(config, model.ComputeDtype),
+            tokens, measured, layers);
+        progress?.Report(new OperationProgress("train", first.Step, totalSteps, "step",
+            $"checkpoint_layers auto: the last {layers - checkpointed} of {layers} layers keep their activations (~{GpuMemoryMeter.Format((long)(bytesPerToken * tokens * KeptLayerBudget.Margin))} each; {GpuMemoryMeter.Format(m.Free)} free)"));
+        return checkpointed;
     }
 
     private TrainingStepMetrics RunStep(int step, BatchPlan plan, LearningRateSchedule schedule, AdamWOptimizer optimizer, LossScaler scaler,
@@ -206,7 +213,10 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         {
             throw new SharpTuneException(
                 $"out of GPU memory at step {step + 1} (batch {Options.BatchSize} x {shards.Max(b => b.Length)} tokens): lower batch_size or max_sequence_length, " +
-                $"raise gradient_accumulation instead, or use gradient_checkpointing: on/offload (now {Options.GradientCheckpointing.ToString().ToLowerInvariant()})", e);
+                $"raise gradient_accumulation instead, or use gradient_checkpointing: on/offload (now {Options.GradientCheckpointing.ToString().ToLowerInvariant()})" +
+                (checkpointLayers is { } n && Options.GradientCheckpointing != GradientCheckpointing.Off
+                    ? $"; only the first {n} layers are checkpointed ({(Options.CheckpointLayersAuto ? "chosen by checkpoint_layers: auto" : "checkpoint_layers")}): set checkpoint_layers higher"
+                    : ""), e);
         }
 
         double computeEnd = clock.Elapsed.TotalSeconds;

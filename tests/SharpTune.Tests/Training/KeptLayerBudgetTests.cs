@@ -22,16 +22,32 @@ public sealed class KeptLayerBudgetTests
         Assert.True(counted * KeptLayerBudget.Margin >= 472);
     }
 
+    [Fact]
+    public void Without_the_fused_mlp_or_with_dropout_a_kept_layer_holds_more()
+    {
+        var config = BenchmarkModels.Config("llama3-8b");
+        long fused = KeptLayerBudget.BytesPerToken(config, ScalarType.BFloat16);
+        // The per-projection path also keeps silu(gate) * up (the down projection's input).
+        Assert.Equal(fused + 14336 * 2, KeptLayerBudget.BytesPerToken(config, ScalarType.BFloat16, fusedMlp: false));
+        // Dropout: the dropped inputs of q, k, v, gate, up (hidden), o (q-sized) and down (intermediate), 2 bytes each
+        // in bf16, and a one-byte mask per value.
+        long dropped = 5 * 4096 + 4096 + 14336;
+        Assert.Equal(fused + 14336 * 2 + dropped * 3, KeptLayerBudget.BytesPerToken(config, ScalarType.BFloat16, fusedMlp: false, dropout: true));
+    }
+
     [Theory]
-    [InlineData(100L, 10L, 2L, 32, 32)]   // 80 spare / 2.5 per layer = 32: all of them
-    [InlineData(100L, 10L, 2L, 20, 20)]   // more room than layers
-    [InlineData(100L, 80L, 2L, 32, 4)]    // 10 spare / 2.5 = 4
-    [InlineData(100L, 89L, 2L, 32, 0)]    // 1 spare: not one layer
-    [InlineData(100L, 95L, 2L, 32, 0)]    // already inside the headroom
-    public void Kept_layers_fill_the_free_memory_less_the_headroom(long total, long used, long perLayer, int layers, int expected)
+    // free, total, per token, checkpoint per token, tokens, measured tokens, layers -> checkpointed (GiB and "tokens" scaled below)
+    [InlineData(90L, 100L, 1L, 0L, 2L, 2L, 32, 0)]    // (90 - 10) / 2.5 = 32 kept
+    [InlineData(90L, 100L, 1L, 0L, 2L, 2L, 20, 0)]    // more room than layers
+    [InlineData(20L, 100L, 1L, 0L, 2L, 2L, 32, 28)]   // (20 - 10) / 2.5 = 4 kept
+    [InlineData(11L, 100L, 1L, 0L, 2L, 2L, 32, 32)]   // 1 GiB spare: not one layer
+    [InlineData(5L, 100L, 1L, 0L, 2L, 2L, 32, 32)]    // already inside the headroom
+    [InlineData(20L, 100L, 1L, 1L, 2L, 1L, 32, 29)]   // the first step was 1 token short: (20 - 10 - 1 x (1 + 1)) / 2.5 = 3.2 -> 3 kept
+    public void Checkpointed_layers_leave_the_kept_ones_room_in_the_free_memory(long free, long total, long perToken, long checkpointPerToken,
+        long tokens, long measured, int layers, int expected)
     {
         const long GiB = 1L << 30;
-        Assert.Equal(expected, KeptLayerBudget.KeptLayers(total * GiB, used * GiB, perLayer * GiB, layers));
+        Assert.Equal(expected, KeptLayerBudget.CheckpointedLayers(free * GiB, total * GiB, perToken * GiB, checkpointPerToken * GiB, tokens, measured, layers));
     }
 
     [Fact]

@@ -37,6 +37,9 @@ internal static partial class CudaDriverNative
         nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedMemoryBytes, nint stream, void** parameters, void** extra);
 
+    [LibraryImport(Library, EntryPoint = "cuMemGetInfo_v2")]
+    public static partial int MemGetInfo(out nuint free, out nuint total);
+
     [LibraryImport(Library, EntryPoint = "cuGetErrorString")]
     public static partial int GetErrorString(int result, out nint text);
 }

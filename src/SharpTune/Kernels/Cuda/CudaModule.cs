@@ -81,7 +81,7 @@ public sealed class CudaModule
         }
     }
 
-    private static nint PrimaryContext(int device)
+    internal static nint PrimaryContext(int device)
     {
         Check(CudaDriverNative.Init(0), "cuInit");
         Check(CudaDriverNative.DeviceGet(out int handle, device), "cuDeviceGet");
@@ -89,7 +89,7 @@ public sealed class CudaModule
         return context;
     }
 
-    private static void Check(int result, string what)
+    internal static void Check(int result, string what)
     {
         if (result != CudaDriverNative.Success)
         {

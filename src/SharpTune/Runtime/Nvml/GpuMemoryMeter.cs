@@ -112,24 +112,6 @@ public sealed class GpuMemoryMeter : IDisposable
         return bytes;
     }
 
-    /// <summary>The device's total memory and the memory in use on it by every process; null without NVML.</summary>
-    public (long Total, long Used)? DeviceMemory()
-    {
-        if (_nvml is null || Unavailable is not null)
-        {
-            return null;
-        }
-
-        try
-        {
-            return ((long)_nvml.Devices()[_device].TotalMemoryBytes, (long)_nvml.DeviceUsedBytes(_device));
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>"12.3 GiB", or "n/a" when there is nothing to read.</summary>
     public static string Format(long? bytes) => bytes is null ? "n/a" : $"{bytes.Value / (1024.0 * 1024 * 1024):0.00} GiB";
 
