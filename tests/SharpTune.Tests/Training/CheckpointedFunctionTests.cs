@@ -85,6 +85,27 @@ public sealed class CheckpointedFunctionTests
     }
 
     [Fact]
+    public void Backward_reruns_the_recompute_function_when_one_is_given()
+    {
+        // The recompute builds the same graph, but its output value is not the body's (as the decoder layer's recompute
+        // without the MLP's down projection): backward must use it, and the gradient is the body's.
+        SingleThreadedTorch.Initialize();
+        using var scope = NewDisposeScope();
+        var weight = tensor(new float[] { 1, 2, 3 }).requires_grad_(true);
+        int bodyCalls = 0, recomputeCalls = 0;
+        Tensor Body(Tensor t) { bodyCalls++; return t * weight; }
+        Tensor Recompute(Tensor t) { recomputeCalls++; return (t * weight) + (t * weight).detach() * 0 - 7; } // same graph, another value
+
+        var x = tensor(new float[] { 4, 5, 6 });
+        var y = CheckpointedFunction.Run(Body, x, GradientCheckpointing.On, recompute: Recompute);
+        Assert.Equal(new float[] { 4, 10, 18 }, y.data<float>().ToArray());
+        y.backward([tensor(new float[] { 1, 1, 2 })]);
+        BackwardResults.ReleaseCurrentThread();
+        Assert.Equal((1, 1), (bodyCalls, recomputeCalls));
+        Assert.Equal(new float[] { 4, 5, 12 }, weight.grad!.data<float>().ToArray());
+    }
+
+    [Fact]
     public void Without_grad_the_checkpoint_is_a_plain_call()
     {
         SingleThreadedTorch.Initialize();
