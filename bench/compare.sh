@@ -3,7 +3,8 @@
 # Usage (from the repo root, the SharpTune bundle at .gpu/run.sh, PyTorch at python3):
 #   bench/compare.sh OUT.md [MODEL] [BATCH] [SEQ] [STEPS] [WARMUP]
 # Defaults: llama3-8b, 2 x 2048, 3 measured steps after 1 warm-up, layer checkpointing, r=16 on all seven projections.
-# HF runs bf16 LoRA (bitsandbytes is not on the host, so there is no HF QLoRA row); SharpTune runs lora and qlora.
+# HF runs bf16 LoRA (bitsandbytes is not on the host, so there is no HF QLoRA row); SharpTune runs lora and qlora with
+# every layer checkpointed and with checkpoint_layers auto, and lora with the kernels off.
 set -euo pipefail
 out=${1:?usage: bench/compare.sh OUT.md [MODEL] [BATCH] [SEQ] [STEPS] [WARMUP]}
 model=${2:-llama3-8b}; batch=${3:-2}; seq=${4:-2048}; steps=${5:-3}; warmup=${6:-1}
@@ -17,6 +18,10 @@ echo "== SharpTune LoRA (bf16)" >&2
 "${sharptune[@]}" bench "${common[@]}" --mode lora --checkpointing layer --optimizer adamw --json "$work/st_lora.json" >&2 || echo '{}' > "$work/st_lora.json"
 echo "== SharpTune QLoRA (NF4, 8-bit AdamW)" >&2
 "${sharptune[@]}" bench "${common[@]}" --mode qlora --checkpointing layer --optimizer adamw_8bit --json "$work/st_qlora.json" >&2 || echo '{}' > "$work/st_qlora.json"
+echo "== SharpTune LoRA and QLoRA, checkpoint_layers auto (activations kept where the GPU has room)" >&2
+auto_warmup=$(( warmup > 0 ? warmup : 1 ))
+"${sharptune[@]}" bench --model "$model" --batch "$batch" --seq "$seq" --steps "$steps" --warmup "$auto_warmup" --mode lora --checkpointing layer --checkpoint-layers auto --optimizer adamw --json "$work/st_lora_auto.json" >&2 || echo '{}' > "$work/st_lora_auto.json"
+"${sharptune[@]}" bench --model "$model" --batch "$batch" --seq "$seq" --steps "$steps" --warmup "$auto_warmup" --mode qlora --checkpointing layer --checkpoint-layers auto --optimizer adamw_8bit --json "$work/st_qlora_auto.json" >&2 || echo '{}' > "$work/st_qlora_auto.json"
 echo "== SharpTune LoRA, kernels off" >&2
 "${sharptune[@]}" bench "${common[@]}" --mode lora --checkpointing layer --optimizer adamw --kernels off --json "$work/st_lora_nok.json" >&2 || echo '{}' > "$work/st_lora_nok.json"
 
@@ -25,6 +30,8 @@ import json, sys, datetime, os
 work, out, model, batch, seq, steps, warmup = sys.argv[1:]
 load = lambda n: json.load(open(os.path.join(work, n)))
 hf, lora, qlora, nok = load("hf.json"), load("st_lora.json"), load("st_qlora.json"), load("st_lora_nok.json")
+lora_auto, qlora_auto = load("st_lora_auto.json"), load("st_qlora_auto.json")
+auto = lambda r: f" (chose {r['checkpoint_layers']} checkpointed layers)" if r.get("checkpoint_layers") is not None else ""
 gib = lambda b: f"{b / 2**30:.2f}" if b else "n/a"
 hf_tps = hf.get("tokens_per_second"); hf_mem = hf.get("gpu_used_bytes_end") or hf.get("torch_max_memory_reserved_bytes")
 def row(name, r, mem_key):
@@ -49,6 +56,8 @@ lines = [
     row("SharpTune LoRA (bf16, AdamW)", lora, "peak_gpu_memory_bytes"),
     row("SharpTune LoRA, kernels off", nok, "peak_gpu_memory_bytes"),
     row("SharpTune QLoRA (NF4, 8-bit AdamW)", qlora, "peak_gpu_memory_bytes"),
+    row("SharpTune LoRA, checkpoint_layers auto" + auto(lora_auto), lora_auto, "peak_gpu_memory_bytes"),
+    row("SharpTune QLoRA, checkpoint_layers auto" + auto(qlora_auto), qlora_auto, "peak_gpu_memory_bytes"),
     "",
     "MFU = 6 x dense params x tokens/s over the GPU's dense bf16 peak. SharpTune memory: NVML peak of the process; "
     "HF memory: device memory in use (nvidia-smi) at the end of its run (torch keeps its reserved peak cached).",
