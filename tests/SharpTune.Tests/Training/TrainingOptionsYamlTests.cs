@@ -32,6 +32,21 @@ public sealed class TrainingOptionsYamlTests
     }
 
     [Fact]
+    public void The_pipeline_checkpoint_layers_setting_reaches_the_trainer()
+    {
+        PipelineDefinition Parse(string value, int gpus = 1) =>
+            PipelineLoader.Parse($"model: {{id: a/b}}\ndataset: {{file: x}}\ntraining:\n  gpus: {gpus}\n  checkpoint_layers: {value}\n", "p.yaml");
+        Assert.Equal("auto", TrainLoraStage.Options(Parse("auto"), "/m", null, "/d", "/o").CheckpointLayers);
+        Assert.Equal(24, TrainLoraStage.Options(Parse("24"), "/m", null, "/d", "/o").CheckpointLayerCount);
+        Assert.Null(TrainLoraStage.Options(Parse("all"), "/m", null, "/d", "/o").CheckpointLayers);
+
+        var error = Assert.Throws<PipelineConfigException>(() => Parse("some"));
+        Assert.Equal("p.yaml:5:22: 'training.checkpoint_layers' must be all, auto or a number of layers, got 'some'", error.Diagnostics.Single().ToString());
+        error = Assert.Throws<PipelineConfigException>(() => Parse("auto", gpus: 2));
+        Assert.Contains("works on one GPU", error.Diagnostics.Single().ToString());
+    }
+
+    [Fact]
     public void Gpus_out_of_range_is_an_error_naming_the_setting()
     {
         var error = Assert.Throws<PipelineConfigException>(() => PipelineLoader.Parse("model: {id: a/b}\ndataset: {file: x}\ntraining:\n  gpus: 0\n", "p.yaml"));

@@ -2,8 +2,10 @@ namespace SharpTune.Pipeline.Config;
 
 /// <summary>
 /// The supervised fine-tuning run: batch, accumulation, steps, optimizer, schedule, precision, seed, and the GPUs of
-/// this host to train on (<c>gpus</c>, one process each; <c>batch_size</c> is per GPU), and whether the frozen input
-/// embedding table stays in host memory (<c>embedding_on_host</c>, meant to free 1 GB of GPU memory at 8B).
+/// this host to train on (<c>gpus</c>, one process each; <c>batch_size</c> is per GPU), whether the frozen input
+/// embedding table stays in host memory (<c>embedding_on_host</c>, 1 GB less GPU memory at 8B), and which layers are
+/// checkpointed (<c>checkpoint_layers</c>: all by default, the first N, or auto: as many layers keep their activations
+/// as fit in the GPU's free memory; see <see cref="Training.TrainingOptions.CheckpointLayers"/>).
 /// </summary>
 public sealed record TrainingSettings(
     int BatchSize,
@@ -19,7 +21,8 @@ public sealed record TrainingSettings(
     int Seed,
     string Device,
     int Gpus = 1,
-    bool EmbeddingOnHost = false)
+    bool EmbeddingOnHost = false,
+    string? CheckpointLayers = null)
 {
     public static readonly string[] Optimizers = ["adamw", "adamw_8bit"];
     public static readonly string[] Schedulers = ["linear", "cosine", "constant"];
@@ -42,8 +45,33 @@ public sealed record TrainingSettings(
             section.Int("seed", 3407),
             section.Choice("device", "auto", Devices),
             section.Int("gpus", 1, min: 1, max: 64),
-            section.Bool("embedding_on_host", false));
+            section.Bool("embedding_on_host", false),
+            CheckpointLayersSetting(section));
+        if (settings.Gpus > 1 && string.Equals(settings.CheckpointLayers, "auto", StringComparison.OrdinalIgnoreCase))
+        {
+            section.Error("checkpoint_layers", $"'{section.Path}.checkpoint_layers: auto' works on one GPU (gpus: 1); give a number of layers with gpus: {settings.Gpus}");
+        }
+
         section.Finish();
         return settings;
+    }
+
+    /// <summary>"auto", a number of layers, or "all" (the default: null).</summary>
+    private static string? CheckpointLayersSetting(YamlSection section)
+    {
+        string? value = section.OptionalString("checkpoint_layers")?.Trim();
+        if (value is null || value.Equals("all", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        if (!value.Equals("auto", StringComparison.OrdinalIgnoreCase)
+            && !int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+        {
+            section.Error("checkpoint_layers", $"'{section.Path}.checkpoint_layers' must be all, auto or a number of layers, got '{value}'");
+            return null;
+        }
+
+        return value;
     }
 }

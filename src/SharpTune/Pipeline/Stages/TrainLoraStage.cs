@@ -61,6 +61,7 @@ public sealed class TrainLoraStage : IPipelineStage
             Device = t.Device,
             Gpus = t.Gpus,
             EmbeddingOnHost = t.EmbeddingOnHost,
+            CheckpointLayers = t.CheckpointLayers,
             Resume = true,
         };
     }
