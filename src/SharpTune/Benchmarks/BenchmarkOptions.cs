@@ -73,10 +73,8 @@ public sealed record BenchmarkOptions
         Require(LoraRank > 0, $"--rank must be positive, not {LoraRank}");
         Require(Optimizer is "adamw" or "adamw_8bit", $"--optimizer must be adamw or adamw_8bit, not '{Optimizer}'");
         Require(LossChunkTokens > 0, $"--loss-chunk must be positive, not {LossChunkTokens}");
-        Require(CheckpointLayers is null || CheckpointLayers.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)
-            || int.TryParse(CheckpointLayers.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _),
-            $"--checkpoint-layers must be a number of layers or auto, not '{CheckpointLayers}'");
-        Require(CheckpointLayers?.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase) != true || Warmup >= 1,
+        Require(Training.CheckpointLayersValue.TryParse(CheckpointLayers, out _), $"--checkpoint-layers must be a number of layers or auto, not '{CheckpointLayers}'");
+        Require(!Training.CheckpointLayersValue.IsAuto(CheckpointLayers) || Warmup >= 1,
             "--checkpoint-layers auto decides after the first step: give --warmup 1 or more, so the measured steps are the chosen setting");
         Require(TracePath is null || !Directory.Exists(TracePath), $"--trace {TracePath} is a directory; give a file name");
         return this;

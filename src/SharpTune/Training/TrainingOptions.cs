@@ -97,13 +97,12 @@ public sealed record TrainingOptions
 
     /// <summary><see cref="CheckpointLayers"/> is "auto".</summary>
     [YamlIgnore]
-    public bool CheckpointLayersAuto => string.Equals(CheckpointLayers?.Trim(), "auto", StringComparison.OrdinalIgnoreCase);
+    public bool CheckpointLayersAuto => CheckpointLayersValue.IsAuto(CheckpointLayers);
 
     /// <summary><see cref="CheckpointLayers"/> as a number of layers; null for every layer or "auto".</summary>
     [YamlIgnore]
-    public int? CheckpointLayerCount =>
-        CheckpointLayers is null || CheckpointLayersAuto ? null
-        : int.TryParse(CheckpointLayers.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) ? n
+    public int? CheckpointLayerCount => CheckpointLayersValue.TryParse(CheckpointLayers, out int? count)
+        ? count
         : throw new SharpTuneException($"checkpoint_layers must be a number of layers or auto, not '{CheckpointLayers}'");
 
     public int Seed { get; init; } = 3407;

@@ -1,3 +1,5 @@
+using SharpTune.Training;
+
 namespace SharpTune.Pipeline.Config;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace SharpTune.Pipeline.Config;
 /// this host to train on (<c>gpus</c>, one process each; <c>batch_size</c> is per GPU), whether the frozen input
 /// embedding table stays in host memory (<c>embedding_on_host</c>, 1 GB less GPU memory at 8B), and which layers are
 /// checkpointed (<c>checkpoint_layers</c>: all by default, the first N, or auto: as many layers keep their activations
-/// as fit in the GPU's free memory; see <see cref="Training.TrainingOptions.CheckpointLayers"/>).
+/// as fit in the GPU's free memory; see <see cref="TrainingOptions.CheckpointLayers"/>).
 /// </summary>
 public sealed record TrainingSettings(
     int BatchSize,
@@ -47,7 +49,7 @@ public sealed record TrainingSettings(
             section.Int("gpus", 1, min: 1, max: 64),
             section.Bool("embedding_on_host", false),
             CheckpointLayersSetting(section));
-        if (settings.Gpus > 1 && string.Equals(settings.CheckpointLayers, "auto", StringComparison.OrdinalIgnoreCase))
+        if (settings.Gpus > 1 && CheckpointLayersValue.IsAuto(settings.CheckpointLayers))
         {
             section.Error("checkpoint_layers", $"'{section.Path}.checkpoint_layers: auto' works on one GPU (gpus: 1); give a number of layers with gpus: {settings.Gpus}");
         }
@@ -65,8 +67,7 @@ public sealed record TrainingSettings(
             return null;
         }
 
-        if (!value.Equals("auto", StringComparison.OrdinalIgnoreCase)
-            && !int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+        if (!CheckpointLayersValue.TryParse(value, out _))
         {
             section.Error("checkpoint_layers", $"'{section.Path}.checkpoint_layers' must be all, auto or a number of layers, got '{value}'");
             return null;
