@@ -100,9 +100,7 @@ public sealed class LoraMlpFunction : SingleTensorFunction<LoraMlpFunction>
             else
             {
                 // Backward needs only h Ad^T and the casts of Ad and Bd: the two GEMMs that make y are skipped.
-                ad = down.LoraA.to(h.dtype);
-                bd = down.LoraB.to(h.dtype);
-                hd = mm(h.reshape(-1, down.InFeatures), ad.t());
+                (hd, ad, bd) = LoraProjectionFunction.LowRank(h.reshape(-1, down.InFeatures), down.LoraA, down.LoraB);
                 y = zeros([.. input.shape[..^1], down.OutFeatures], h.dtype, h.device);
             }
 

@@ -92,9 +92,7 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
         }
 
         var x2 = input.reshape(-1, inFeatures);
-        var a = loraA.to(dtype);
-        var b = loraB.to(dtype);
-        var h = mm(x2, a.t());
+        var (h, a, b) = LowRank(x2, loraA, loraB);
 
         // The low-rank update is written first (a GEMM with K = r that only writes y), then the base GEMM accumulates
         // onto it (beta 1): y is read once inside the compute-bound GEMM instead of in a memory-bound pass of its own.
@@ -117,6 +115,17 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
         }
 
         return (y, h, a, b);
+    }
+
+    /// <summary>
+    /// What backward needs of the adapter for the input rows <paramref name="x2"/> [tokens, in]: h = x2 A^T [tokens, r]
+    /// and A, B cast to x2's dtype. In the current dispose scope.
+    /// </summary>
+    internal static (Tensor H, Tensor A, Tensor B) LowRank(Tensor x2, Tensor loraA, Tensor loraB)
+    {
+        var a = loraA.to(x2.dtype);
+        var b = loraB.to(x2.dtype);
+        return (mm(x2, a.t()), a, b);
     }
 
     public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)

@@ -1,3 +1,4 @@
+using SharpTune.Distributed;
 using SharpTune.Models;
 using static TorchSharp.torch;
 
@@ -36,7 +37,7 @@ public static class KeptLayerBudget
 
         // The dropped inputs of q, k, v (hidden each), o (queries), gate, up (hidden each) and down (intermediate).
         long dropped = dropout ? 5 * hidden + queries + intermediate : 0;
-        return (values + dropped) * ElementSize(dtype) + dropped;
+        return (values + dropped) * GradientBucketPlan.ElementSize(dtype) + dropped;
     }
 
     /// <summary>
@@ -60,12 +61,5 @@ public static class KeptLayerBudget
     }
 
     /// <summary>Bytes of one layer's checkpointed input per token (the hidden state in <paramref name="dtype"/>).</summary>
-    public static long CheckpointBytesPerToken(ModelConfig config, ScalarType dtype) => config.HiddenSize * ElementSize(dtype);
-
-    private static long ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float32 => 4,
-        ScalarType.Float64 => 8,
-        _ => 2,
-    };
+    public static long CheckpointBytesPerToken(ModelConfig config, ScalarType dtype) => config.HiddenSize * GradientBucketPlan.ElementSize(dtype);
 }

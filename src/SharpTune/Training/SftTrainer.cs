@@ -152,7 +152,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
 
         // The fused LoRA MLP node runs on CUDA with the kernels on, all three MLP projections adapted and no dropout.
         bool fusedMlp = Kernels.FusedKernels.Enabled && Options.LoraDropout == 0
-            && new[] { "gate_proj", "up_proj", "down_proj" }.All(Options.TargetModules.Contains);
+            && Models.Layers.Mlp.ProjectionNames.All(Options.TargetModules.Contains);
         long bytesPerToken = KeptLayerBudget.BytesPerToken(config, model.ComputeDtype, fusedMlp, dropout: Options.LoraDropout > 0);
         long tokens = (long)Options.BatchSize * Options.MaxSequenceLength;
         long measured = first.Tokens / Options.GradientAccumulation; // real tokens: at most the padded micro-batch
