@@ -233,11 +233,10 @@ public sealed class LoraMlpFunctionTests(ITestOutputHelper output)
     [Fact]
     public void The_held_graph_is_smaller_than_the_reference_chains_by_at_least_one_intermediate_tensor()
     {
-        // The process's resident memory with each graph held. The reference chain keeps gate, up, silu(gate) and h
-        // [tokens, intermediate]; the fused node keeps gate and up (three LoraProjectionFunction nodes and the SwiGLU
-        // node, today's CUDA path, would keep h as well: that is covered by the GPU test). Each is 64 MiB in float32: above glibc's largest
-        // mmap threshold (32 MiB), so each is its own mapping, returned to the system when freed, and the resident
-        // memory follows what is held.
+        // The native memory held with each graph (what malloc has handed out, where libtorch's CPU tensors live). The
+        // reference chain keeps gate, up, silu(gate) and h [tokens, intermediate]; the fused node keeps gate and up
+        // (three LoraProjectionFunction nodes and the SwiGLU node, today's CUDA path, would keep h as well: that is
+        // covered by the GPU test). Each is 64 MiB in float32.
         SingleThreadedTorch.Initialize();
         const long tokens = 2048;
         const long intermediate = 8192;
@@ -258,9 +257,9 @@ public sealed class LoraMlpFunctionTests(ITestOutputHelper output)
 
         static long HeldBytes(Func<Tensor> forward)
         {
-            long before = ResidentMemory.Bytes();
+            long before = NativeHeapMemory.Bytes();
             using var y = forward();
-            return ResidentMemory.Bytes() - before;
+            return NativeHeapMemory.Bytes() - before;
         }
     }
 
