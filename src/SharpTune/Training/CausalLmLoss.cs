@@ -5,8 +5,9 @@ namespace SharpTune.Training;
 /// <summary>
 /// Next-token cross-entropy, summed over the positions that have a label. Only labelled positions go through the
 /// LM head, in chunks of <c>chunkTokens</c> rows. With <c>checkpointChunks</c> each chunk is a
-/// <see cref="LinearCrossEntropyFunction"/>: no logits are kept after its forward, and its backward recomputes them,
-/// so at most one chunk's logits ([chunk, vocab], float32) exist at a time. Without, autograd keeps every chunk's.
+/// <see cref="LinearCrossEntropyFunction"/>, which computes the chunk's gradient in its forward: at most one chunk's
+/// logits and their gradient ([chunk, vocab] each, in the model's dtype on CUDA) exist at a time, and none outlive the
+/// chunk. Without, autograd keeps every chunk's float32 logits.
 /// </summary>
 public static class CausalLmLoss
 {

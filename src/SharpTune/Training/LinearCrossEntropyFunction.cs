@@ -1,15 +1,19 @@
 using SharpTune.Diagnostics;
+using SharpTune.Kernels.CrossEntropy;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
 
 namespace SharpTune.Training;
 
 /// <summary>
-/// Summed next-token cross-entropy of one chunk of hidden rows through the LM head, with a hand-written backward:
-/// forward keeps only the hidden rows (no logits); backward recomputes the logits and writes their gradient directly,
-/// softmax(logits) - onehot(target) scaled by the incoming gradient, in one float32 buffer, then sends it through the LM
-/// head's own backward. Autograd through <c>to(float32)</c> and <c>cross_entropy</c> would keep the float32 logits,
-/// the log-probabilities and their gradient at once: about twice the memory per chunk.
+/// Summed next-token cross-entropy of one chunk of hidden rows through the LM head, with the gradient computed in the
+/// forward: the chunk's logits are computed once, <see cref="FusedCrossEntropy"/> gives each row's loss and
+/// softmax - onehot(target) in the logits' dtype (one kernel on CUDA, no float32 logits), and that gradient goes
+/// through the LM head's backward straight away. Forward keeps only the hidden rows' gradient for a unit loss; backward
+/// scales it by the incoming gradient (in float32). Compared with recomputing the logits in backward, the LM head runs
+/// two GEMMs instead of three and no logits outlive the forward. The loss is terminal (its gradient is a scalar), so the
+/// gradient for a unit loss, scaled, is the gradient.
+/// The LM head's own parameters get no gradient here: SharpTune never trains the LM head.
 /// Arguments of <c>apply</c>: hidden rows [n, h], targets [n] (int64, all labelled), the LM head.
 /// </summary>
 public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCrossEntropyFunction>
@@ -27,52 +31,43 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
         var targets = (Tensor)vars[1];
         var lmHead = (Func<Tensor, Tensor>)vars[2];
         CustomFunctionCall.Register(ctx);
-        ctx.save_data(StateKey, new Saved(hidden.detach(), targets, lmHead));
         using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var logits = lmHead(hidden).to(ScalarType.Float32);
-        var targetLogits = logits.gather(1, targets.unsqueeze(1)).squeeze(1);
-        return (logits.logsumexp(1) - targetLogits).sum().MoveToOuterDisposeScope();
+        var x = hidden.detach().requires_grad_(true);
+        Tensor loss, gradHidden;
+        using (enable_grad())
+        {
+            var logits = lmHead(x);
+            var (rowLosses, gradLogits) = FusedCrossEntropy.LossAndGradient(logits.detach(), targets);
+            loss = rowLosses.sum();
+            gradHidden = grad([logits], [x], [gradLogits])[0];
+        }
+
+        ctx.save_data(StateKey, gradHidden.detach().MoveToOuterDisposeScope());
+        return loss.MoveToOuterDisposeScope();
     }
 
     public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)
     {
         BackwardResults.BeginCall();
-        var saved = (Saved)ctx.get_data(StateKey);
+        var unitGradient = (Tensor)ctx.get_data(StateKey);
         // Gradients are not materialized (CustomFunctionCall): none reached the output, so none flows back.
         if (grad_output.IsInvalid)
         {
+            unitGradient.Dispose();
             return [null!, null!, null!];
         }
 
         Tensor gradHidden;
         using (var scope = NewDisposeScope())
+        using (no_grad())
         {
-            var x = saved.Hidden.detach().requires_grad_(true);
-            using (enable_grad())
-            {
-                var logits = saved.LmHead(x);
-                Tensor gradLogits;
-                using (no_grad())
-                {
-                    // d(logsumexp - logit[target]) / d logits = softmax - onehot, times the incoming gradient.
-                    var probabilities = logits.to(ScalarType.Float32).softmax(1);
-                    probabilities.scatter_add_(1, saved.Targets.unsqueeze(1), full([saved.Targets.shape[0], 1], -1f, ScalarType.Float32, probabilities.device));
-                    probabilities.mul_(grad_output.to(ScalarType.Float32));
-                    gradLogits = probabilities.to(logits.dtype);
-                }
-
-                autograd.backward([logits], [gradLogits]);
-            }
-
-            gradHidden = x.grad!.MoveToOuterDisposeScope();
+            var compute = unitGradient.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+            gradHidden = unitGradient.to(compute).mul_(grad_output.to(compute)).to(unitGradient.dtype).MoveToOuterDisposeScope();
         }
 
-        saved.Hidden.Dispose();
+        unitGradient.Dispose();
         grad_output.Dispose();
         StepTrace.Mark("loss chunk backward");
         return [BackwardResults.Keep(gradHidden)!, null!, null!];
     }
-
-    private sealed record Saved(Tensor Hidden, Tensor Targets, Func<Tensor, Tensor> LmHead);
 }

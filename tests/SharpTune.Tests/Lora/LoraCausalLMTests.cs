@@ -173,7 +173,8 @@ public sealed class LoraCausalLMTests : IDisposable
             {
                 for (int j = 0; j < plain[i].Length; j++)
                 {
-                    Assert.Equal(plain[i][j], other[i][j], 4);
+                    // Checkpointed loss chunks compute the loss gradient in their own function: float32 rounding differs.
+                    Assert.True(Math.Abs(plain[i][j] - other[i][j]) <= 1e-4, $"gradient {i}[{j}]: {plain[i][j]} vs {other[i][j]}");
                 }
             }
         }
