@@ -22,11 +22,13 @@ public static class CrossEntropyKernel
 
     private const string Common = """
 
+        #define CE_NEG_INF __int_as_float(0xff800000)
+
         // Merges the running (maximum, sum of exp(x - maximum)) pair (m2, s2) into (m, s).
         __device__ __forceinline__ void lse_merge(float& m, float& s, float m2, float s2)
         {
             const float top = fmaxf(m, m2);
-            if (top == -INFINITY) { s = s + s2; m = top; return; }
+            if (top == CE_NEG_INF) { s = s + s2; m = top; return; }
             s = s * expf(m - top) + s2 * expf(m2 - top);
             m = top;
         }
@@ -55,12 +57,12 @@ public static class CrossEntropyKernel
             const long row = blockIdx.x;
             const {{type}}* x = logits + row * vocab;
             {{type}}* g = gradient + row * vocab;
-            float m = -INFINITY, s = 0.0f;
+            float m = CE_NEG_INF, s = 0.0f;
             for (long j = threadIdx.x; j < vocab; j += blockDim.x)
             {
                 const float v = load_{{suffix}}(x + j);
-                if (v > m) { s = (m == -INFINITY ? 0.0f : s * expf(m - v)) + 1.0f; m = v; }
-                else if (m != -INFINITY || v != v) s += expf(v - m);
+                if (v > m) { s = (m == CE_NEG_INF ? 0.0f : s * expf(m - v)) + 1.0f; m = v; }
+                else if (m != CE_NEG_INF || v != v) s += expf(v - m);
             }
             block_lse(m, s);
             const float lse = m + logf(s);
