@@ -109,7 +109,7 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
             y2.addmm_(h, b.t(), beta: 1, alpha: (float)scaling);
         }
 
-        using (var w16 = baseWeight is Nf4Tensor nf4 ? nf4.Dequantize(dtype) : ((Tensor)baseWeight).to(dtype))
+        using (var w16 = baseWeight is Nf4Tensor nf4 ? DequantizedWeightCache.ForForward(nf4, dtype) : ((Tensor)baseWeight).to(dtype))
         {
             y2.addmm_(x2, w16.t());
         }
@@ -173,14 +173,15 @@ public sealed class LoraProjectionFunction : SingleTensorFunction<LoraProjection
     /// <summary>
     /// grad_x = dy W + dh A [tokens, in], added to <paramref name="accumulateInto"/> when given (and returned), else a
     /// new tensor. The base weight (a 16-bit tensor or an <see cref="Nf4Tensor"/>) is cast or dequantized to dy's dtype
-    /// for the one GEMM and freed.
+    /// for the one GEMM and freed (inside a checkpointed region's backward, the recompute's dequantization is reused:
+    /// <see cref="DequantizedWeightCache"/>).
     /// </summary>
     internal static Tensor InputGradient(Tensor dy, Tensor dh, Tensor a, object baseWeight, Tensor? accumulateInto)
     {
         // The low-rank term first (K = r), then the base GEMM accumulates onto it: as in forward, the accumulation is
         // read inside the compute-bound GEMM rather than in a memory-bound pass.
         var gradInput = accumulateInto is null ? mm(dh, a) : accumulateInto.addmm_(dh, a);
-        using (var w16 = baseWeight is Nf4Tensor nf4 ? nf4.Dequantize(dy.dtype) : ((Tensor)baseWeight).to(dy.dtype))
+        using (var w16 = baseWeight is Nf4Tensor nf4 ? DequantizedWeightCache.ForBackward(nf4, dy.dtype) : ((Tensor)baseWeight).to(dy.dtype))
         {
             return gradInput.addmm_(dy, w16);
         }

@@ -25,7 +25,7 @@ public sealed class Nf4LinearFunction : SingleTensorFunction<Nf4LinearFunction>
         var bias = vars.Length > 2 ? vars[2] as Tensor : null;
         CustomFunctionCall.Register(ctx);
         ctx.save_data(WeightKey, weight);
-        using var w = weight.Dequantize(input.dtype);
+        using var w = DequantizedWeightCache.ForForward(weight, input.dtype);
         return nn.functional.linear(input, w, bias?.to(input.dtype));
     }
 
@@ -42,7 +42,7 @@ public sealed class Nf4LinearFunction : SingleTensorFunction<Nf4LinearFunction>
         Tensor gradInput;
         using (var scope = NewDisposeScope())
         {
-            using var w = weight.Dequantize(grad_output.dtype);
+            using var w = DequantizedWeightCache.ForBackward(weight, grad_output.dtype);
             gradInput = matmul(grad_output, w).MoveToOuterDisposeScope();
         }
 

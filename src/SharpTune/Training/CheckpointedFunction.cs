@@ -1,4 +1,5 @@
 using SharpTune.Diagnostics;
+using SharpTune.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
@@ -86,6 +87,8 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
         using (var scope = NewDisposeScope())
         {
             var x = saved.Input.to(saved.Device, non_blocking: true).detach().requires_grad_(true);
+            // NF4 weights the recompute dequantizes are kept for this region's backward GEMMs instead of dequantized again.
+            using (DequantizedWeightCache.Open())
             using (enable_grad())
             {
                 if (saved.Body.Seed is { } seed)

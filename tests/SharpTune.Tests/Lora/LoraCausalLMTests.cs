@@ -161,9 +161,13 @@ public sealed class LoraCausalLMTests : IDisposable
             return model.TrainableParameters.Select(p => p.Parameter.grad!.data<float>().ToArray()).ToArray();
         }
 
+        long reused = DequantizedWeightCache.ReusedOnThisThread;
         var plain = Gradients(GradientCheckpointing.Off);
+        Assert.Equal(reused, DequantizedWeightCache.ReusedOnThisThread);
         var checkpointed = Gradients(GradientCheckpointing.On);
         Assert.Equal([1, 0], recomputed);
+        // Each recomputed layer's backward GEMMs reused the NF4 weights its recompute dequantized.
+        Assert.True(DequantizedWeightCache.ReusedOnThisThread - reused >= 2 * 6, $"{DequantizedWeightCache.ReusedOnThisThread - reused} dequantizations reused");
         var firstLayerOnly = Gradients(GradientCheckpointing.On, checkpointedLayers: 1);
         Assert.Equal([0], recomputed); // the last layer kept its activations: no checkpointed backward
         Assert.Contains(plain, g => g.Any(v => v != 0));
