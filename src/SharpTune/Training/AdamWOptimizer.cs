@@ -87,9 +87,17 @@ public sealed class AdamWOptimizer : IDisposable
         using var noGrad = no_grad();
         // Each read of .grad makes a new managed handle: the scope disposes them.
         using var scope = NewDisposeScope();
-        var pending = _parameters.Where(p => p.Parameter.grad is not null).Select(p => (p.Name, p.Parameter, Gradient: p.Parameter.grad!)).ToArray();
+        var pending = new List<(string Name, Tensor Parameter, Tensor Gradient)>(_parameters.Count);
+        foreach (var (name, parameter) in _parameters)
+        {
+            if (parameter.grad is { } grad)
+            {
+                pending.Add((name, parameter, grad));
+            }
+        }
+
         var updates = pending.Select(p => MultiTensorUpdate(p.Name, p.Parameter, p.Gradient)).OfType<MultiTensorAdamWUpdate>().ToArray();
-        if (updates.Length == pending.Length && _multiTensor.TryUpdate(updates, step, gradientScale, zeroGradients))
+        if (updates.Length == pending.Count && _multiTensor.TryUpdate(updates, step, gradientScale, zeroGradients))
         {
             FusedUpdates += updates.Length;
             MultiTensorSteps++;

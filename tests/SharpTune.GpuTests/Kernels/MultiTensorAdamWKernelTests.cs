@@ -238,6 +238,60 @@ public sealed class MultiTensorAdamWKernelTests(ITestOutputHelper output)
         Assert.True(error < 1e-3, $"updates differ by {error:E2}");
     }
 
+    /// <summary>
+    /// The trainer's deferred tail (clip with a pending factor, then one step that applies it and clears the gradients)
+    /// with kernels on against the old tail with kernels off (clip in place, reference AdamW, ZeroGrad): the same norms
+    /// and the same parameters to float32 precision, with 32-bit moments.
+    /// </summary>
+    [Fact]
+    public void The_trainers_tail_with_kernels_matches_the_tail_without()
+    {
+        _ = CudaFixture.Runtime;
+        using var scope = NewDisposeScope();
+        manual_seed(56);
+        var starts = Shapes.Select(shape => randn(shape, F32, CUDA) * 0.05).ToArray();
+        var fused = starts.Select(s => s.clone().requires_grad_(true)).ToArray();
+        var reference = starts.Select(s => s.clone().requires_grad_(true)).ToArray();
+        using var fusedOptimizer = new AdamWOptimizer(fused.Select((p, i) => ($"p{i}", p)), OptimizerKind.AdamW);
+        using var referenceOptimizer = new AdamWOptimizer(reference.Select((p, i) => ($"p{i}", p)), OptimizerKind.AdamW);
+        for (int t = 1; t <= Steps; t++)
+        {
+            using var stepScope = NewDisposeScope();
+            var gradients = Shapes.Select(shape => Gradient(shape, t)).ToArray();
+            double maxNorm = 0.5 * cat(gradients.Select(g => g.flatten()).ToArray()).norm().item<float>();
+            for (int i = 0; i < Shapes.Length; i++)
+            {
+                fused[i].grad = gradients[i].clone();
+                reference[i].grad = gradients[i].clone();
+            }
+
+            var fusedNorm = KernelComparison.With(true, () =>
+            {
+                var norm = GradientClipping.ClipByGlobalNormOnDevice(fused, maxNorm, out var pendingScale);
+                Assert.NotNull(pendingScale);
+                fusedOptimizer.Step(1e-2, pendingScale, zeroGradients: true);
+                return norm.item<float>();
+            });
+            var referenceNorm = KernelComparison.With(false, () =>
+            {
+                var norm = GradientClipping.ClipByGlobalNormOnDevice(reference, maxNorm);
+                referenceOptimizer.Step(1e-2);
+                referenceOptimizer.ZeroGrad();
+                return norm.item<float>();
+            });
+            Assert.Equal(referenceNorm, fusedNorm, referenceNorm * 1e-5);
+            Assert.All(fused, p => Assert.True(p.grad!.eq(0).all().item<bool>(), "a gradient was not cleared"));
+        }
+
+        Assert.Equal(Steps, fusedOptimizer.MultiTensorSteps);
+        Assert.Equal(0, referenceOptimizer.MultiTensorSteps);
+        var start = cat(starts.Select(p => p.flatten()).ToArray());
+        double error = KernelComparison.RelativeError(cat(fused.Select(p => p.detach().flatten()).ToArray()) - start,
+            cat(reference.Select(p => p.detach().flatten()).ToArray()) - start);
+        output.WriteLine($"trainer tail: update relative error {error:E2}");
+        Assert.True(error < 1e-5, $"updates differ by {error:E2}");
+    }
+
     private static Tensor Gradient(long[] shape, int step) => AdamWKernelTests.Gradient(shape, step);
 
     /// <summary>Bit for bit: equal values, the same sign on zeros, and no NaN (codes compare as bytes).</summary>
