@@ -280,10 +280,12 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             StepTrace.Mark("gradients unscaled and clipped");
             if (finite)
             {
-                optimizer.Step(lr);
+                optimizer.Step(lr, gradientScale: null, zeroGradients: true);
             }
-
-            optimizer.ZeroGrad();
+            else
+            {
+                optimizer.ZeroGrad();
+            }
         }
 
         StepTrace.Mark("optimizer");
