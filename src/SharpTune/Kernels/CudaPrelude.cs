@@ -55,6 +55,9 @@ public static class CudaPrelude
 
         """;
 
+    /// <summary>The element types the prelude loads and stores: kernel-name suffix (<see cref="FusedKernels.DtypeSuffix"/>) and C type.</summary>
+    public static IReadOnlyList<(string Suffix, string Type)> ElementTypes { get; } = [("f32", "float"), ("bf16", "bf16_t"), ("f16", "f16_t")];
+
     /// <summary>A <c>__constant__ unsigned int</c> array of float32 bit patterns (exact values, no decimal round trip).</summary>
     public static string FloatTable(string name, IReadOnlyList<float> values)
     {

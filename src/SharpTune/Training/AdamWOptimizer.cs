@@ -21,6 +21,7 @@ public sealed class AdamWOptimizer : IDisposable
     private readonly IReadOnlyList<(string Name, Tensor Parameter)> _parameters;
     private readonly Dictionary<string, IMoment> _first = [];
     private readonly Dictionary<string, IMoment> _second = [];
+    private readonly MultiTensorAdamW _multiTensor = new();
 
     public AdamWOptimizer(IEnumerable<(string Name, Tensor Parameter)> parameters, OptimizerKind kind, double beta1 = 0.9, double beta2 = 0.999,
         double epsilon = 1e-8, double weightDecay = 0.01)
@@ -55,25 +56,60 @@ public sealed class AdamWOptimizer : IDisposable
     /// <summary>Bytes of optimizer state (moments and their scales).</summary>
     public long StateBytes => _first.Values.Concat(_second.Values).Sum(m => m.Bytes);
 
-    /// <summary>Parameter updates done so far by one fused kernel launch (<see cref="FusedAdamW"/>); the rest ran <see cref="AdamWReference"/>.</summary>
+    /// <summary>Steps done so far by the multi-tensor kernels (<see cref="MultiTensorAdamW"/>), every parameter in one launch per group.</summary>
+    public long MultiTensorSteps { get; private set; }
+
+    /// <summary>Table uploads of the multi-tensor path so far (again only when a parameter, moment or gradient address changes).</summary>
+    public int MultiTensorTableUploads => _multiTensor.TableUploads;
+
+    /// <summary>Parameter updates done so far by a fused kernel launch (one per parameter, or one multi-tensor launch) (<see cref="FusedAdamW"/>); the rest ran <see cref="AdamWReference"/>.</summary>
     public long FusedUpdates { get; private set; }
 
     /// <summary>
     /// One update of every parameter that has a gradient, with learning rate <paramref name="learningRate"/>: one
+    /// <see cref="MultiTensorAdamW"/> launch per kind of tensor where every parameter can take it, else one
     /// <see cref="FusedAdamW"/> kernel per parameter where it applies, else <see cref="AdamWReference"/> on the moments
     /// as float32 (8-bit moments dequantized before and requantized after).
     /// </summary>
-    public void Step(double learningRate)
+    public void Step(double learningRate) => Step(learningRate, gradientScale: null, zeroGradients: false);
+
+    /// <summary>
+    /// <see cref="Step(double)"/> with every gradient multiplied by <paramref name="gradientScale"/> (a float32 scalar on
+    /// the gradients' device, e.g. the pending clip factor of <see cref="GradientClipping.ClipByGlobalNormOnDevice(IEnumerable{Tensor}, double, out Tensor?)"/>)
+    /// when given, and the gradients cleared after the update when <paramref name="zeroGradients"/> (as
+    /// <see cref="ZeroGrad"/> would). The multi-tensor kernel reads the scale on the device and zeroes each gradient as
+    /// it reads it; the per-tensor paths scale the gradients in place first and zero them after.
+    /// </summary>
+    public void Step(double learningRate, Tensor? gradientScale, bool zeroGradients)
     {
         StepCount++;
         var step = AdamWStep.At(StepCount, learningRate, Beta1, Beta2, Epsilon, WeightDecay);
         using var noGrad = no_grad();
+        // Each read of .grad makes a new managed handle: the scope disposes them.
+        using var scope = NewDisposeScope();
+        var pending = new List<(string Name, Tensor Parameter, Tensor Gradient)>(_parameters.Count);
         foreach (var (name, parameter) in _parameters)
         {
-            using var scope = NewDisposeScope();
-            if (parameter.grad is not { } grad)
+            if (parameter.grad is { } grad)
             {
-                continue;
+                pending.Add((name, parameter, grad));
+            }
+        }
+
+        var updates = pending.Select(p => MultiTensorUpdate(p.Name, p.Parameter, p.Gradient)).OfType<MultiTensorAdamWUpdate>().ToArray();
+        if (updates.Length == pending.Count && _multiTensor.TryUpdate(updates, step, gradientScale, zeroGradients))
+        {
+            FusedUpdates += updates.Length;
+            MultiTensorSteps++;
+            return;
+        }
+
+        foreach (var (name, parameter, grad) in pending)
+        {
+            using var parameterScope = NewDisposeScope();
+            if (gradientScale is not null)
+            {
+                grad.mul_(gradientScale.to(grad.dtype));
             }
 
             bool fused = (_first[name], _second[name]) switch
@@ -85,16 +121,30 @@ public sealed class AdamWOptimizer : IDisposable
             if (fused)
             {
                 FusedUpdates++;
-                continue;
+            }
+            else
+            {
+                var first = _first[name].Read();
+                var second = _second[name].Read();
+                AdamWReference.Update(parameter, grad, first, second, step);
+                _first[name].Write(first);
+                _second[name].Write(second);
             }
 
-            var first = _first[name].Read();
-            var second = _second[name].Read();
-            AdamWReference.Update(parameter, grad, first, second, step);
-            _first[name].Write(first);
-            _second[name].Write(second);
+            if (zeroGradients)
+            {
+                grad.zero_();
+            }
         }
     }
+
+    /// <summary>The parameter's update for <see cref="MultiTensorAdamW"/>, or null for moments it does not take.</summary>
+    private MultiTensorAdamWUpdate? MultiTensorUpdate(string name, Tensor parameter, Tensor gradient) => (_first[name], _second[name]) switch
+    {
+        (FullMoment m, FullMoment v) => MultiTensorAdamWUpdate.Full(parameter, gradient, m.Value, v.Value),
+        (QuantizedMoment m, QuantizedMoment v) => MultiTensorAdamWUpdate.Quantized(parameter, gradient, m.Value, v.Value),
+        _ => null,
+    };
 
     /// <summary>Clears the gradients.</summary>
     public void ZeroGrad()
@@ -133,6 +183,7 @@ public sealed class AdamWOptimizer : IDisposable
 
     public void Dispose()
     {
+        _multiTensor.Dispose();
         foreach (var moment in _first.Values.Concat(_second.Values))
         {
             moment.Dispose();

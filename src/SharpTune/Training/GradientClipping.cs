@@ -1,3 +1,4 @@
+using SharpTune.Kernels.MultiTensor;
 using static TorchSharp.torch;
 
 namespace SharpTune.Training;
@@ -41,12 +42,49 @@ public static class GradientClipping
     /// </summary>
     public static Tensor ClipByGlobalNormOnDevice(IEnumerable<Tensor> parameters, double maxNorm)
     {
+        var all = parameters as IReadOnlyCollection<Tensor> ?? parameters.ToArray();
+        var norm = ClipByGlobalNormOnDevice(all, maxNorm, out var pendingScale);
+        if (pendingScale is not null)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            if (maxNorm > 0)
+            {
+                foreach (var g in Gradients(all))
+                {
+                    g.mul_(pendingScale.to(g.dtype));
+                }
+            }
+
+            pendingScale.Dispose();
+        }
+
+        return norm;
+    }
+
+    /// <summary>
+    /// <see cref="ClipByGlobalNormOnDevice(IEnumerable{Tensor}, double)"/> that may leave the multiplication to the
+    /// optimizer: where the multi-tensor norm applies (<see cref="MultiTensorGradientNorm"/>: kernels on, contiguous CUDA
+    /// gradients of one dtype) the gradients are left as they are and <paramref name="pendingScale"/> is the clip factor,
+    /// a float32 scalar on their device owned by the caller (NaN when the norm is not finite), for
+    /// <see cref="AdamWOptimizer.Step(double, Tensor?, bool)"/>; elsewhere the gradients are clipped in place as before
+    /// and <paramref name="pendingScale"/> is null. Returns the norm before clipping, owned by the caller.
+    /// </summary>
+    public static Tensor ClipByGlobalNormOnDevice(IEnumerable<Tensor> parameters, double maxNorm, out Tensor? pendingScale)
+    {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var grads = Gradients(parameters);
+        pendingScale = null;
         if (grads.Length == 0)
         {
             return zeros([], ScalarType.Float32).MoveToOuterDisposeScope();
+        }
+
+        if (MultiTensorGradientNorm.TryCompute(grads, maxNorm) is { } normAndFactor)
+        {
+            pendingScale = normAndFactor[1].MoveToOuterDisposeScope();
+            return normAndFactor[0].MoveToOuterDisposeScope();
         }
 
         var total = GlobalNorm(grads);

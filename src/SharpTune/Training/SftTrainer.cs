@@ -257,9 +257,12 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         Tensor? deviceNorm = null;
         if (deferReads)
         {
-            deviceNorm = GradientClipping.ClipByGlobalNormOnDevice(parameters, Options.MaxGradNorm);
+            // On CUDA with kernels on: two launches for the norm and clip factor, and one AdamW launch per kind of
+            // tensor that applies the factor and clears the gradients as it reads them.
+            deviceNorm = GradientClipping.ClipByGlobalNormOnDevice(parameters, Options.MaxGradNorm, out var pendingScale);
             StepTrace.Mark("gradients clipped (norm not read yet)");
-            optimizer.Step(lr);
+            optimizer.Step(lr, pendingScale, zeroGradients: true);
+            pendingScale?.Dispose();
         }
         else
         {
@@ -277,11 +280,14 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             StepTrace.Mark("gradients unscaled and clipped");
             if (finite)
             {
-                optimizer.Step(lr);
+                optimizer.Step(lr, gradientScale: null, zeroGradients: true);
+            }
+            else
+            {
+                optimizer.ZeroGrad();
             }
         }
 
-        optimizer.ZeroGrad();
         StepTrace.Mark("optimizer");
         if (deferReads)
         {

@@ -138,7 +138,7 @@ public sealed class AdamWKernelTests(ITestOutputHelper output)
     }
 
     /// <summary>A random gradient on the GPU, its scale varying by element and step, with the first 300 elements zero (all-zero blocks).</summary>
-    private static Tensor Gradient(long[] shape, int step)
+    internal static Tensor Gradient(long[] shape, int step)
     {
         var gradient = randn(shape, F32, CUDA) * exp(randn(shape, F32, CUDA)) * (1e-3 * step);
         var flat = gradient.view(-1);
@@ -208,7 +208,7 @@ public sealed class AdamWKernelTests(ITestOutputHelper output)
     }
 
     /// <summary>The two moments of one parameter, float32 or 8-bit, updated by the kernel or (kernels off) the reference.</summary>
-    private sealed class Moments : IDisposable
+    internal sealed class Moments : IDisposable
     {
         public Moments(bool eightBit, Tensor parameter)
         {

@@ -23,8 +23,6 @@ public static class AdamWKernel
     /// <summary>The quantization block size <c>adamw8_*</c> is written for: one thread per element.</summary>
     public const int QuantizationBlockSize = 256;
 
-    private static readonly (string Suffix, string Type)[] Dtypes = [("f32", "float"), ("bf16", "bf16_t"), ("f16", "f16_t")];
-
     public static string Source
     {
         get
@@ -35,16 +33,31 @@ public static class AdamWKernel
                 .Append(CudaPrelude.FloatTable("adamw_signed_midpoints", DynamicQuantizationMap.Midpoints(DynamicQuantizationMap.Signed)))
                 .Append(CudaPrelude.FloatTable("adamw_unsigned_midpoints", DynamicQuantizationMap.Midpoints(DynamicQuantizationMap.Unsigned)))
                 .Append(Common);
-            foreach (var (parameterSuffix, parameterType) in Dtypes)
+            foreach (var (gradientSuffix, gradientType) in CudaPrelude.ElementTypes)
             {
-                foreach (var (gradientSuffix, gradientType) in Dtypes)
-                {
-                    text.Append(Define(parameterSuffix, parameterType, gradientSuffix, gradientType));
-                }
+                text.Append(DefineGradientLoad(gradientSuffix, gradientType));
             }
 
-            return text.ToString();
+            return text.Append(ForEachDtypePair(Define)).ToString();
         }
+    }
+
+    /// <summary>
+    /// <paramref name="define"/>'s text for every pair of parameter and gradient dtype, given as (parameter suffix, C type,
+    /// gradient suffix, C type); the multi-tensor kernels (<see cref="MultiTensorAdamWKernel"/>) are made the same way.
+    /// </summary>
+    internal static string ForEachDtypePair(Func<string, string, string, string, string> define)
+    {
+        var text = new StringBuilder();
+        foreach (var (parameterSuffix, parameterType) in CudaPrelude.ElementTypes)
+        {
+            foreach (var (gradientSuffix, gradientType) in CudaPrelude.ElementTypes)
+            {
+                text.Append(define(parameterSuffix, parameterType, gradientSuffix, gradientType));
+            }
+        }
+
+        return text.ToString();
     }
 
     /// <summary>The kernel name for float32 (<paramref name="eightBit"/> false) or 8-bit moments and the two dtype suffixes.</summary>
@@ -94,21 +107,80 @@ public static class AdamWKernel
             __syncthreads();
         }
 
+        // The two dynamic maps and their midpoints in shared memory, loaded by the block's 256 threads.
+        struct adamw_maps { float signed_map[256], unsigned_map[256], signed_midpoints[256], unsigned_midpoints[256]; };
+
+        __device__ __forceinline__ void adamw_load_maps(adamw_maps& maps)
+        {
+            const int t = threadIdx.x;
+            maps.signed_map[t] = __uint_as_float(adamw_signed_map[t]);
+            maps.unsigned_map[t] = __uint_as_float(adamw_unsigned_map[t]);
+            if (t < 255)
+            {
+                maps.signed_midpoints[t] = __uint_as_float(adamw_signed_midpoints[t]);
+                maps.unsigned_midpoints[t] = __uint_as_float(adamw_unsigned_midpoints[t]);
+            }
+            __syncthreads();
+        }
+
         """;
 
+    // The gradient at i as float32, times *scale when scale is given (the clip factor), then zeroed in place when asked.
+    private static string DefineGradientLoad(string g, string gType) => $$"""
+
+        __device__ __forceinline__ float adamw_gradient_{{g}}({{gType}}* grad, long long i, const float* scale, bool zero)
+        {
+            float value = load_{{g}}(grad + i);
+            if (scale) value = __fmul_rn(value, *scale);
+            if (zero) store_{{g}}(grad + i, 0.0f);
+            return value;
+        }
+
+        """;
+
+    // The update of element i with float32 moments, and of one quantization block with 8-bit moments (all 256 threads of
+    // the block call it: it synchronizes), shared by the per-tensor kernels below and the multi-tensor ones.
     private static string Define(string p, string pType, string g, string gType) => $$"""
+
+        __device__ __forceinline__ void adamw32_element_{{p}}_{{g}}({{pType}}* param, {{gType}}* grad, float* exp_avg, float* exp_avg_sq,
+            long long i, const adamw_scalars& s, const float* scale, bool zero)
+        {
+            float m = exp_avg[i], v = exp_avg_sq[i];
+            store_{{p}}(param + i, adamw_element(load_{{p}}(param + i), adamw_gradient_{{g}}(grad, i, scale, zero), m, v, s));
+            exp_avg[i] = m;
+            exp_avg_sq[i] = v;
+        }
+
+        __device__ __forceinline__ void adamw8_block_{{p}}_{{g}}({{pType}}* param, {{gType}}* grad, unsigned char* m_codes, float* m_absmax,
+            unsigned char* v_codes, float* v_absmax, long long n, long long block, const adamw_maps& maps, const adamw_scalars& s,
+            const float* scale, bool zero)
+        {
+            const int t = threadIdx.x;
+            const long long i = block * 256 + t;
+            const bool inside = i < n;
+            float m = 0.0f, v = 0.0f;
+            if (inside)
+            {
+                m = __fmul_rn(maps.signed_map[m_codes[i]], m_absmax[block]);
+                v = __fmul_rn(maps.unsigned_map[v_codes[i]], v_absmax[block]);
+                store_{{p}}(param + i, adamw_element(load_{{p}}(param + i), adamw_gradient_{{g}}(grad, i, scale, zero), m, v, s));
+            }
+            float m_max = fabsf(m), v_max = fabsf(v);
+            adamw_block_max2(m_max, v_max);
+            if (t == 0) { m_absmax[block] = m_max; v_absmax[block] = v_max; }
+            if (inside)
+            {
+                m_codes[i] = adamw_encode(maps.signed_midpoints, __fdiv_rn(m, m_max > 0.0f ? m_max : 1.0f));
+                v_codes[i] = adamw_encode(maps.unsigned_midpoints, __fdiv_rn(v, v_max > 0.0f ? v_max : 1.0f));
+            }
+        }
 
         extern "C" __global__ void adamw32_{{p}}_{{g}}(
             {{pType}}* param, const {{gType}}* grad, float* exp_avg, float* exp_avg_sq, ADAMW_SCALAR_PARAMETERS, long n)
         {
             const adamw_scalars s = ADAMW_SCALARS;
             for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
-            {
-                float m = exp_avg[i], v = exp_avg_sq[i];
-                store_{{p}}(param + i, adamw_element(load_{{p}}(param + i), load_{{g}}(grad + i), m, v, s));
-                exp_avg[i] = m;
-                exp_avg_sq[i] = v;
-            }
+                adamw32_element_{{p}}_{{g}}(param, ({{gType}}*)grad, exp_avg, exp_avg_sq, i, s, nullptr, false);
         }
 
         // blockDim.x must be 256, the quantization block size.
@@ -117,37 +189,11 @@ public static class AdamWKernel
             unsigned char* v_codes, float* v_absmax, ADAMW_SCALAR_PARAMETERS, long n)
         {
             const adamw_scalars s = ADAMW_SCALARS;
-            __shared__ float signed_map[256], unsigned_map[256], signed_midpoints[256], unsigned_midpoints[256];
-            const int t = threadIdx.x;
-            signed_map[t] = __uint_as_float(adamw_signed_map[t]);
-            unsigned_map[t] = __uint_as_float(adamw_unsigned_map[t]);
-            if (t < 255)
-            {
-                signed_midpoints[t] = __uint_as_float(adamw_signed_midpoints[t]);
-                unsigned_midpoints[t] = __uint_as_float(adamw_unsigned_midpoints[t]);
-            }
-            __syncthreads();
+            __shared__ adamw_maps maps;
+            adamw_load_maps(maps);
             const long blocks = (n + 255) / 256;
             for (long block = blockIdx.x; block < blocks; block += gridDim.x)
-            {
-                const long i = block * 256 + t;
-                const bool inside = i < n;
-                float m = 0.0f, v = 0.0f;
-                if (inside)
-                {
-                    m = __fmul_rn(signed_map[m_codes[i]], m_absmax[block]);
-                    v = __fmul_rn(unsigned_map[v_codes[i]], v_absmax[block]);
-                    store_{{p}}(param + i, adamw_element(load_{{p}}(param + i), load_{{g}}(grad + i), m, v, s));
-                }
-                float m_max = fabsf(m), v_max = fabsf(v);
-                adamw_block_max2(m_max, v_max);
-                if (t == 0) { m_absmax[block] = m_max; v_absmax[block] = v_max; }
-                if (inside)
-                {
-                    m_codes[i] = adamw_encode(signed_midpoints, __fdiv_rn(m, m_max > 0.0f ? m_max : 1.0f));
-                    v_codes[i] = adamw_encode(unsigned_midpoints, __fdiv_rn(v, v_max > 0.0f ? v_max : 1.0f));
-                }
-            }
+                adamw8_block_{{p}}_{{g}}(param, ({{gType}}*)grad, m_codes, m_absmax, v_codes, v_absmax, n, block, maps, s, nullptr, false);
         }
 
         """;

@@ -47,6 +47,17 @@ public static class FusedAdamW
         return true;
     }
 
+    /// <summary>
+    /// The step's scalars as the kernels take them (ADAMW_SCALAR_PARAMETERS): the float32 values PyTorch's ops compute
+    /// with (<see cref="AdamWKernel"/>).
+    /// </summary>
+    internal static object[] KernelScalars(AdamWStep step) =>
+    [
+        (float)step.Beta1, (float)(1 - step.Beta1), (float)step.Beta2, (float)(1 - step.Beta2),
+        1f / (float)Math.Sqrt(step.Correction2), (float)step.Epsilon, (float)(step.LearningRate / step.Correction1),
+        (float)(1 - step.LearningRate * step.WeightDecay),
+    ];
+
     private static bool AppliesToParameter(Tensor parameter, Tensor gradient) =>
         FusedKernels.AppliesTo(parameter) && parameter.is_contiguous()
         && FusedKernels.DtypeSuffix(parameter.dtype) is not null && FusedKernels.DtypeSuffix(gradient.dtype) is not null
@@ -79,13 +90,7 @@ public static class FusedAdamW
         string kernel = AdamWKernel.KernelName(eightBit, FusedKernels.DtypeSuffix(parameter.dtype)!, FusedKernels.DtypeSuffix(g.dtype)!);
         long blocks = (n + Threads - 1) / Threads;
         var grid = ((uint)Math.Clamp(blocks, 1, eightBit ? int.MaxValue : 65535 * 8), 1u, 1u);
-        object[] arguments =
-        [
-            TensorPointer.Of(parameter), TensorPointer.Of(g), .. moments.Select(pointer => (object)pointer),
-            (float)step.Beta1, (float)(1 - step.Beta1), (float)step.Beta2, (float)(1 - step.Beta2),
-            1f / (float)Math.Sqrt(step.Correction2), (float)step.Epsilon, (float)(step.LearningRate / step.Correction1),
-            (float)(1 - step.LearningRate * step.WeightDecay), n,
-        ];
+        object[] arguments = [TensorPointer.Of(parameter), TensorPointer.Of(g), .. moments.Select(pointer => (object)pointer), .. KernelScalars(step), n];
         FusedKernels.Module(AdamWKernel.Name, () => AdamWKernel.Source, parameter.device_index)
             .Launch(kernel, grid, (Threads, 1, 1), 0, arguments);
     }
