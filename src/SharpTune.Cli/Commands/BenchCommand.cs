@@ -35,7 +35,7 @@ public static class BenchCommand
         var optimizer = new Option<string>("--optimizer") { Description = "adamw or adamw_8bit.", DefaultValueFactory = _ => "adamw_8bit" };
         var lossChunk = new Option<int>("--loss-chunk")
         {
-            Description = "Rows of the LM head's input per loss chunk: at most this many rows of fp32 logits exist at a time.",
+            Description = "Rows of the LM head's input per loss chunk: at most this many rows of logits and their gradient exist at a time (model dtype with the kernels, float32 without).",
             DefaultValueFactory = _ => CausalLmLoss.DefaultChunkTokens,
         };
         var embedding = new Option<string>("--embedding")

@@ -11,7 +11,12 @@ namespace SharpTune.Training;
 /// </summary>
 public static class CausalLmLoss
 {
-    public const int DefaultChunkTokens = 256;
+    /// <summary>
+    /// 1,024 rows: on the GPU path a chunk holds its logits and their gradient in the model's dtype (at 128,256 classes,
+    /// bf16: 2 x 263 MB), which is below the checkpointed layers' backward peak at 8B 2 x 512 and 2 x 2048 (same peak as
+    /// 256 rows on the H200), and the LM head's GEMMs run 10 ms faster per 8B step than with 256.
+    /// </summary>
+    public const int DefaultChunkTokens = 1024;
 
     /// <summary>The summed loss (a scalar tensor) of <paramref name="hidden"/> [b, t, h] under <paramref name="labels"/> [b, t].</summary>
     public static Tensor Sum(Func<Tensor, Tensor> lmHead, Tensor hidden, Tensor labels, int chunkTokens = DefaultChunkTokens, bool checkpointChunks = true)

@@ -143,7 +143,7 @@ public sealed record TrainingOptions
     /// <summary>Train on this many random tokens per sequence instead of a dataset (benchmarks); 0 = off.</summary>
     public int SyntheticTokens { get; init; }
 
-    /// <summary>Rows of the LM head's input per loss chunk: at most this many rows of float32 logits exist at a time.</summary>
+    /// <summary>Rows of the LM head's input per loss chunk: at most this many rows of logits (and their gradient) exist at a time.</summary>
     public int LossChunkTokens { get; init; } = CausalLmLoss.DefaultChunkTokens;
 
     public LoraConfig ToLoraConfig() => new LoraConfig
