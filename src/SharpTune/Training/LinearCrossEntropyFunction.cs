@@ -42,14 +42,15 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
             gradHidden = grad([logits], [x], [gradLogits])[0];
         }
 
-        ctx.save_data(StateKey, gradHidden.detach().MoveToOuterDisposeScope());
+        // A record, not the tensor itself: TorchSharp prints a warning for every tensor handed to save_data.
+        ctx.save_data(StateKey, new Saved(gradHidden.detach().MoveToOuterDisposeScope()));
         return loss.MoveToOuterDisposeScope();
     }
 
     public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)
     {
         BackwardResults.BeginCall();
-        var unitGradient = (Tensor)ctx.get_data(StateKey);
+        var unitGradient = ((Saved)ctx.get_data(StateKey)).UnitGradient;
         // Gradients are not materialized (CustomFunctionCall): none reached the output, so none flows back.
         if (grad_output.IsInvalid)
         {
@@ -70,4 +71,7 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
         StepTrace.Mark("loss chunk backward");
         return [BackwardResults.Keep(gradHidden)!, null!, null!];
     }
+
+    /// <summary>The chunk's hidden-row gradient for a unit loss.</summary>
+    private sealed record Saved(Tensor UnitGradient);
 }

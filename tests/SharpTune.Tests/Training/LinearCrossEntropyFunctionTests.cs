@@ -39,6 +39,32 @@ public sealed class LinearCrossEntropyFunctionTests
     }
 
     [Fact]
+    public void Forward_saves_no_tensor_in_the_context_data_which_torchsharp_would_warn_about()
+    {
+        SingleThreadedTorch.Initialize();
+        using var scope = NewDisposeScope();
+        var weight = randn([11, 4]);
+        Tensor LmHead(Tensor h) => nn.functional.linear(h, weight);
+        var hidden = randn([3, 4]).requires_grad_(true);
+        var targets = tensor(new long[] { 1, 5, 10 });
+        var previous = Console.Out;
+        using var captured = new StringWriter();
+        Console.SetOut(captured);
+        try
+        {
+            LinearCrossEntropyFunction.Apply(hidden, targets, LmHead).backward();
+            BackwardResults.ReleaseCurrentThread();
+        }
+        finally
+        {
+            Console.SetOut(previous);
+        }
+
+        Assert.DoesNotContain("save_for_backward", captured.ToString());
+        Assert.NotNull(hidden.grad);
+    }
+
+    [Fact]
     public void Chunked_loss_sums_equal_one_cross_entropy_over_the_labelled_positions()
     {
         SingleThreadedTorch.Initialize();
