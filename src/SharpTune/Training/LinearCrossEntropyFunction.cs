@@ -13,12 +13,21 @@ namespace SharpTune.Training;
 /// scales it by the incoming gradient (in float32). Compared with recomputing the logits in backward, the LM head runs
 /// two GEMMs instead of three and no logits outlive the forward. The loss is terminal (its gradient is a scalar), so the
 /// gradient for a unit loss, scaled, is the gradient.
-/// The LM head's own parameters get no gradient here: SharpTune never trains the LM head.
+/// The LM head's own parameters get no gradient here: callers with a trainable LM head must not use this function
+/// (<see cref="SftTrainer"/> then passes <c>checkpointChunks: false</c> to <see cref="CausalLmLoss"/>).
 /// Arguments of <c>apply</c>: hidden rows [n, h], targets [n] (int64, all labelled), the LM head.
 /// </summary>
 public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCrossEntropyFunction>
 {
     private const string StateKey = "chunk";
+
+    /// <summary>
+    /// The logit gradient's scale in fp16 (a power of two, undone in float32 in backward): softmax - onehot is at most 1
+    /// in size but most of a 128 k vocabulary's probabilities are below fp16's smallest normal (6.1e-5), which loss
+    /// scaling used to lift when the gradient was computed in backward. 2^10 keeps probabilities down to ~6e-8 normal
+    /// while the LM head's input gradient, at most 2 x max |W| for a unit loss, stays far below fp16's 65,504.
+    /// </summary>
+    internal const double Float16GradientScale = 1024;
 
     public override string Name => "SharpTuneLinearCrossEntropy";
 
@@ -37,20 +46,21 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
         using (enable_grad())
         {
             var logits = lmHead(x);
-            var (rowLosses, gradLogits) = FusedCrossEntropy.LossAndGradient(logits.detach(), targets);
+            double scale = logits.dtype == ScalarType.Float16 ? Float16GradientScale : 1;
+            var (rowLosses, gradLogits) = FusedCrossEntropy.LossAndGradient(logits.detach(), targets, scale);
             loss = rowLosses.sum();
             gradHidden = grad([logits], [x], [gradLogits])[0];
+            // A record, not the tensor itself: TorchSharp prints a warning for every tensor handed to save_data.
+            ctx.save_data(StateKey, new Saved(gradHidden.detach().MoveToOuterDisposeScope(), scale));
         }
 
-        // A record, not the tensor itself: TorchSharp prints a warning for every tensor handed to save_data.
-        ctx.save_data(StateKey, new Saved(gradHidden.detach().MoveToOuterDisposeScope()));
         return loss.MoveToOuterDisposeScope();
     }
 
     public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)
     {
         BackwardResults.BeginCall();
-        var unitGradient = ((Saved)ctx.get_data(StateKey)).UnitGradient;
+        var (unitGradient, scale) = (Saved)ctx.get_data(StateKey);
         // Gradients are not materialized (CustomFunctionCall): none reached the output, so none flows back.
         if (grad_output.IsInvalid)
         {
@@ -63,7 +73,8 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
         using (no_grad())
         {
             var compute = unitGradient.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-            gradHidden = unitGradient.to(compute).mul_(grad_output.to(compute)).to(unitGradient.dtype).MoveToOuterDisposeScope();
+            var factor = scale == 1 ? grad_output.to(compute) : grad_output.to(compute) / scale;
+            gradHidden = unitGradient.to(compute).mul_(factor).to(unitGradient.dtype).MoveToOuterDisposeScope();
         }
 
         unitGradient.Dispose();
@@ -72,6 +83,6 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
         return [BackwardResults.Keep(gradHidden)!, null!, null!];
     }
 
-    /// <summary>The chunk's hidden-row gradient for a unit loss.</summary>
-    private sealed record Saved(Tensor UnitGradient);
+    /// <summary>The chunk's hidden-row gradient for a unit loss, times <paramref name="Scale"/>.</summary>
+    private sealed record Saved(Tensor UnitGradient, double Scale);
 }

@@ -8,7 +8,8 @@ namespace SharpTune.Kernels.AdamW;
 /// <see cref="MultiTensorAdamWGroup"/>, bit-identical to one <see cref="FusedAdamW"/> launch per parameter. It applies
 /// only when every update can take the kernel (<see cref="Applies"/>); otherwise <see cref="TryUpdate"/> touches
 /// nothing and the caller runs its per-tensor path. Each group's table of addresses stays on the device and is uploaded
-/// again only when an address changes (a gradient replaced by a new tensor, say). No host synchronization.
+/// again only when an address changes (a gradient replaced by a new tensor, say); that upload is a blocking copy from
+/// host memory, the only point where the host waits for the GPU (in training: the first step).
 /// </summary>
 public sealed class MultiTensorAdamW : IDisposable
 {

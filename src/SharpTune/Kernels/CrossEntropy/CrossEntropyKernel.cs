@@ -5,8 +5,8 @@ namespace SharpTune.Kernels.CrossEntropy;
 /// one thread block per row. The first pass over the row keeps a running maximum and a running sum of
 /// exp(x - maximum) per thread (rescaled when the maximum grows) and combines them across the block, giving
 /// lse = max + log(sum). Thread 0 writes the row's loss lse - x[target]; the second pass writes
-/// softmax - onehot = exp(x - lse) - [j == target] into the gradient (any dtype of the logits, computed in float32 and
-/// rounded once). A target outside [0, vocab) gives a NaN loss and no onehot term; a NaN logit makes the row's loss
+/// gradient_scale * (softmax - onehot) = gradient_scale * (exp(x - lse) - [j == target]) into the gradient (any dtype
+/// of the logits, computed in float32 and rounded once; the scale keeps fp16's small probabilities representable). A target outside [0, vocab) gives a NaN loss and no onehot term; a NaN logit makes the row's loss
 /// and gradient NaN. The logits are read twice and never converted to float32 in memory.
 /// </summary>
 public static class CrossEntropyKernel
@@ -52,7 +52,7 @@ public static class CrossEntropyKernel
     private static string Define(string suffix, string type) => $$"""
 
         extern "C" __global__ void cross_entropy_grad_{{suffix}}(
-            const {{type}}* logits, const long long* targets, float* loss, {{type}}* gradient, long vocab)
+            const {{type}}* logits, const long long* targets, float* loss, {{type}}* gradient, float gradient_scale, long vocab)
         {
             const long row = blockIdx.x;
             const {{type}}* x = logits + row * vocab;
@@ -61,7 +61,7 @@ public static class CrossEntropyKernel
             for (long j = threadIdx.x; j < vocab; j += blockDim.x)
             {
                 const float v = load_{{suffix}}(x + j);
-                if (v > m) { s = (m == CE_NEG_INF ? 0.0f : s * expf(m - v)) + 1.0f; m = v; }
+                if (v > m) { s = (m == CE_NEG_INF ? s : s * expf(m - v)) + 1.0f; m = v; } // s is 0 or NaN while m is -inf
                 else if (m != CE_NEG_INF || v != v) s += expf(v - m);
             }
             block_lse(m, s);
@@ -73,7 +73,7 @@ public static class CrossEntropyKernel
             {
                 float p = expf(load_{{suffix}}(x + j) - lse);
                 if (j == target) p -= 1.0f;
-                store_{{suffix}}(g + j, p);
+                store_{{suffix}}(g + j, p * gradient_scale);
             }
         }
 

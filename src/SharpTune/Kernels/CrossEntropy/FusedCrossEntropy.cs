@@ -9,8 +9,11 @@ namespace SharpTune.Kernels.CrossEntropy;
 /// </summary>
 public static class FusedCrossEntropy
 {
-    /// <summary>Per-row losses [n] (float32) and the gradient [n, vocab] in the logits' dtype; new tensors, no autograd node.</summary>
-    public static (Tensor Loss, Tensor Gradient) LossAndGradient(Tensor logits, Tensor targets)
+    /// <summary>
+    /// Per-row losses [n] (float32) and <paramref name="gradientScale"/> times the gradient [n, vocab] in the logits'
+    /// dtype (scaled before it is rounded); new tensors, no autograd node.
+    /// </summary>
+    public static (Tensor Loss, Tensor Gradient) LossAndGradient(Tensor logits, Tensor targets, double gradientScale = 1)
     {
         if (logits.dim() != 2 || targets.dim() != 1 || targets.shape[0] != logits.shape[0])
         {
@@ -19,7 +22,7 @@ public static class FusedCrossEntropy
 
         if (!KernelApplies(logits, targets))
         {
-            return CrossEntropyReference.LossAndGradient(logits, targets);
+            return CrossEntropyReference.LossAndGradient(logits, targets, gradientScale);
         }
 
         var x = logits.contiguous();
@@ -32,7 +35,7 @@ public static class FusedCrossEntropy
             string suffix = FusedKernels.DtypeSuffix(x.dtype)!;
             FusedKernels.Module(CrossEntropyKernel.Name, () => CrossEntropyKernel.Source, x.device_index)
                 .Launch(CrossEntropyKernel.KernelName(suffix), ((uint)rows, 1, 1), (CrossEntropyKernel.Threads, 1, 1), 0,
-                    TensorPointer.Of(x), TensorPointer.Of(t), TensorPointer.Of(loss), TensorPointer.Of(gradient), x.shape[1]);
+                    TensorPointer.Of(x), TensorPointer.Of(t), TensorPointer.Of(loss), TensorPointer.Of(gradient), (float)gradientScale, x.shape[1]);
         }
 
         return (loss, gradient);
