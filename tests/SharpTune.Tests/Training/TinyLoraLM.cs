@@ -10,7 +10,8 @@ namespace SharpTune.Tests.Training;
 /// <summary>
 /// A small residual MLP language model for trainer tests: frozen embeddings and LM head, two blocks of NF4 (or plain)
 /// projections with LoRA, checkpointed like decoder layers. Deterministic for a seed. <see cref="PoisonFromCall"/>
-/// makes the hidden states NaN from that forward call on (to test divergence handling).
+/// makes the hidden states NaN from that forward call on (to test divergence handling). With <c>trainableHead</c> the LM
+/// head's weight is trained too (named <c>lm_head.weight</c>).
 /// </summary>
 internal sealed class TinyLoraLM : ITrainableCausalLM, IDisposable
 {
@@ -19,7 +20,7 @@ internal sealed class TinyLoraLM : ITrainableCausalLM, IDisposable
     private readonly List<(LoraLinear Up, LoraLinear Down)> _blocks = [];
     private int _calls;
 
-    public TinyLoraLM(int seed = 1, int vocab = 24, int hidden = 32, bool nf4 = true, double dropout = 0)
+    public TinyLoraLM(int seed = 1, int vocab = 24, int hidden = 32, bool nf4 = true, double dropout = 0, bool trainableHead = false)
     {
         var generator = new Generator((ulong)seed);
         _embed = nn.Embedding(vocab, hidden);
@@ -31,7 +32,7 @@ internal sealed class TinyLoraLM : ITrainableCausalLM, IDisposable
         }
 
         _embed.weight!.requires_grad = false;
-        _head.weight!.requires_grad = false;
+        _head.weight!.requires_grad = trainableHead;
         for (int i = 0; i < 2; i++)
         {
             var up = randn([2 * hidden, hidden], generator: generator) * 0.2f;
@@ -54,7 +55,7 @@ internal sealed class TinyLoraLM : ITrainableCausalLM, IDisposable
         {
             ($"layers.{i}.up.lora_A.weight", b.Up.LoraA), ($"layers.{i}.up.lora_B.weight", b.Up.LoraB),
             ($"layers.{i}.down.lora_A.weight", b.Down.LoraA), ($"layers.{i}.down.lora_B.weight", b.Down.LoraB),
-        }).ToArray();
+        }).Concat(_head.weight!.requires_grad ? [("lm_head.weight", _head.weight!)] : []).ToArray();
 
     public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null)
     {
