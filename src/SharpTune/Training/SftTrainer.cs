@@ -38,6 +38,12 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         ? Options.MaxSteps
         : Math.Max(1, (int)Math.Ceiling(Options.Epochs * plan.BatchesPerEpoch / Options.GradientAccumulation));
 
+    /// <summary>
+    /// The chunked loss function gives only the hidden rows' gradient (computed in its forward); a trainable LM head
+    /// takes autograd's path through the logits instead.
+    /// </summary>
+    private readonly bool _lmHeadTrainable = model.TrainableParameters.Any(p => p.Name.Contains("lm_head", StringComparison.Ordinal));
+
     private int WorldSize => synchronizer?.WorldSize ?? 1;
 
     private bool IsMain => synchronizer?.IsMain ?? true;
@@ -180,9 +186,6 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         // clipping and the update while the GPU still runs the backward pass. Loss scaling (fp16) has to check the
         // gradients before it decides to skip a step, and ranks sum the loss on the host: both read it first.
         bool deferReads = !scaler.Enabled && WorldSize == 1;
-        // The chunked loss function gives only the hidden rows' gradient (computed in its forward); a trainable LM head
-        // takes autograd's path through the logits instead.
-        bool lmHeadTrainable = model.TrainableParameters.Any(p => p.Name.Contains("lm_head", StringComparison.Ordinal));
         using var stepScope = NewDisposeScope();
         Tensor? deviceLoss = null;
         double lossSum = 0;
@@ -196,7 +199,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
                 long seed = MicroBatchSeed(step, micro);
                 // In the last micro-batch each layer's gradients are final when its backward ends: reduce them then.
                 var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed, micro == shards.Length - 1 ? overlap?.LayerBackwardDone : null, checkpointLayers);
-                var sum = CausalLmLoss.Sum(model.LmHead, hidden, labels, Options.LossChunkTokens, Options.GradientCheckpointing != GradientCheckpointing.Off && !lmHeadTrainable);
+                var sum = CausalLmLoss.Sum(model.LmHead, hidden, labels, Options.LossChunkTokens, Options.GradientCheckpointing != GradientCheckpointing.Off && !_lmHeadTrainable);
                 StepTrace.Mark("loss forward");
                 (sum * (scaler.Scale / targetTokens)).backward();
                 BackwardResults.ReleaseCurrentThread();
