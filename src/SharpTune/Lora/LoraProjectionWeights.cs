@@ -46,7 +46,4 @@ public sealed record LoraProjectionWeights
 
     /// <summary>Whether a gradient is wanted for A or B.</summary>
     public bool Trainable => LoraA.requires_grad || LoraB.requires_grad;
-
-    /// <summary>The base weight in <paramref name="dtype"/>, a new tensor (an NF4 base dequantized) for the caller to dispose.</summary>
-    public Tensor BaseWeightIn(ScalarType dtype) => BaseWeight is Nf4Tensor nf4 ? nf4.Dequantize(dtype) : ((Tensor)BaseWeight).to(dtype);
 }
