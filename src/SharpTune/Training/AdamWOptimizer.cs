@@ -104,13 +104,14 @@ public sealed class AdamWOptimizer : IDisposable
             return;
         }
 
+        if (gradientScale is not null)
+        {
+            GradientClipping.MultiplyInPlace(pending.Select(p => p.Gradient), gradientScale);
+        }
+
         foreach (var (name, parameter, grad) in pending)
         {
             using var parameterScope = NewDisposeScope();
-            if (gradientScale is not null)
-            {
-                grad.mul_(gradientScale.to(grad.dtype));
-            }
 
             bool fused = (_first[name], _second[name]) switch
             {

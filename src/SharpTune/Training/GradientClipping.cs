@@ -50,10 +50,7 @@ public static class GradientClipping
             using var noGrad = no_grad();
             if (maxNorm > 0)
             {
-                foreach (var g in Gradients(all))
-                {
-                    g.mul_(pendingScale.to(g.dtype));
-                }
+                MultiplyInPlace(Gradients(all), pendingScale);
             }
 
             pendingScale.Dispose();
@@ -90,14 +87,19 @@ public static class GradientClipping
         var total = GlobalNorm(grads);
         if (maxNorm > 0)
         {
-            var factor = (maxNorm / (total + 1e-6)).clamp_max(1.0);
-            foreach (var g in grads)
-            {
-                g.mul_(factor.to(g.dtype));
-            }
+            MultiplyInPlace(grads, (maxNorm / (total + 1e-6)).clamp_max(1.0));
         }
 
         return total.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Multiplies each gradient in place by <paramref name="factor"/>, a scalar tensor on their device (cast to each gradient's dtype).</summary>
+    internal static void MultiplyInPlace(IEnumerable<Tensor> gradients, Tensor factor)
+    {
+        foreach (var g in gradients)
+        {
+            g.mul_(factor.to(g.dtype));
+        }
     }
 
     /// <summary>The parameters' gradients (new handles, in the caller's dispose scope); parameters without one are skipped.</summary>
