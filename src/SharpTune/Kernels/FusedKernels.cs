@@ -48,6 +48,9 @@ public static class FusedKernels
         }
     }
 
+    /// <summary>The dtype reference paths compute in for <paramref name="dtype"/>: float64 stays float64, the rest use float32.</summary>
+    public static ScalarType ComputeDtype(ScalarType dtype) => dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+
     /// <summary>The kernel-name suffix for a tensor dtype: f32, bf16 or f16; null when no kernel handles it.</summary>
     public static string? DtypeSuffix(ScalarType dtype) => dtype switch
     {

@@ -1,4 +1,5 @@
 using SharpTune.Diagnostics;
+using SharpTune.Kernels;
 using SharpTune.Kernels.CrossEntropy;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
@@ -42,14 +43,14 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
         CustomFunctionCall.Register(ctx);
         using var scope = NewDisposeScope();
         var x = hidden.detach().requires_grad_(true);
-        Tensor loss, gradHidden;
+        Tensor loss;
         using (enable_grad())
         {
             var logits = lmHead(x);
             double scale = logits.dtype == ScalarType.Float16 ? Float16GradientScale : 1;
             var (rowLosses, gradLogits) = FusedCrossEntropy.LossAndGradient(logits.detach(), targets, scale);
             loss = rowLosses.sum();
-            gradHidden = grad([logits], [x], [gradLogits])[0];
+            var gradHidden = grad([logits], [x], [gradLogits])[0];
             // A record, not the tensor itself: TorchSharp prints a warning for every tensor handed to save_data.
             ctx.save_data(StateKey, new Saved(gradHidden.detach().MoveToOuterDisposeScope(), scale));
         }
@@ -72,7 +73,7 @@ public sealed class LinearCrossEntropyFunction : SingleTensorFunction<LinearCros
         using (var scope = NewDisposeScope())
         using (no_grad())
         {
-            var compute = unitGradient.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+            var compute = FusedKernels.ComputeDtype(unitGradient.dtype);
             var factor = scale == 1 ? grad_output.to(compute) : grad_output.to(compute) / scale;
             gradHidden = unitGradient.to(compute).mul_(factor).to(unitGradient.dtype).MoveToOuterDisposeScope();
         }

@@ -14,7 +14,7 @@ public static class CrossEntropyReference
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var compute = logits.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        var compute = FusedKernels.ComputeDtype(logits.dtype);
         var x = logits.to(compute);
         var lse = x.logsumexp(1);
         var column = targets.unsqueeze(1);

@@ -16,7 +16,7 @@ public static class SwiGluReference
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var compute = gate.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        var compute = FusedKernels.ComputeDtype(gate.dtype);
         var g = gate.to(compute);
         var s = g.sigmoid();
         var dh = gradOutput.to(compute);
