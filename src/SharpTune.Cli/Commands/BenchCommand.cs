@@ -28,6 +28,12 @@ public static class BenchCommand
         {
             Description = "With layer checkpointing, checkpoint only the first N decoder layers; the rest keep their activations (faster, more memory). auto: after the first step, keep as many as fit in the GPU's free memory. Default: all.",
         };
+        var offloadMlp = new Option<int>("--offload-mlp-layers")
+        {
+            Description = "With checkpointing, this many checkpointed layers send their MLP's gate and up outputs to pinned host memory in the forward pass, " +
+                "so their recompute skips those GEMMs (copies overlap the GPU's work; 235 MB of host memory per layer at 8B, 2 x 2048; faster at 8B, slower at 1B on an H200). 0: off.",
+            DefaultValueFactory = _ => 0,
+        };
         var steps = new Option<int>("--steps") { Description = "Measured steps.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<int>("--warmup") { Description = "Steps run first and left out of the statistics.", DefaultValueFactory = _ => 1 };
         var kernels = new Option<string>("--kernels") { Description = "on: fused CUDA kernels (RMSNorm, RoPE, SwiGLU, NF4 dequantization, AdamW); and each LoRA projection as one node with a hand-written backward; off: the TorchSharp reference ops.", DefaultValueFactory = _ => "on" };
@@ -59,7 +65,7 @@ public static class BenchCommand
         var command = new Command("bench", "Time real LoRA/QLoRA training steps (forward, loss, backward, AdamW) of a random-weight model of real shapes: " +
             "median step time after warm-up, tokens/s, MFU (6 x dense params x tokens over the GPU's bf16 peak) and peak GPU memory (NVML).")
         {
-            model, mode, batch, seq, checkpointing, checkpointLayers, steps, warmup, kernels, rank, optimizer, lossChunk, embedding, device, json, trace, traceSync,
+            model, mode, batch, seq, checkpointing, checkpointLayers, offloadMlp, steps, warmup, kernels, rank, optimizer, lossChunk, embedding, device, json, trace, traceSync,
         };
         command.SetAction(parsed =>
         {
@@ -71,6 +77,7 @@ public static class BenchCommand
                 Sequence = parsed.GetValue(seq),
                 Checkpointing = ParseCheckpointing(parsed.GetValue(checkpointing)!),
                 CheckpointLayers = parsed.GetValue(checkpointLayers),
+                OffloadMlpLayers = parsed.GetValue(offloadMlp),
                 Steps = parsed.GetValue(steps),
                 Warmup = parsed.GetValue(warmup),
                 Kernels = ParseSwitch(parsed.GetValue(kernels)!, "--kernels"),

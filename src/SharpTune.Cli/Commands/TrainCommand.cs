@@ -102,6 +102,13 @@ public static class TrainCommand
                     : "checkpoint_layers auto: every layer stayed checkpointed (no step was run, or the GPU memory or architecture is unknown)");
             }
 
+            if (summary.Result.OffloadedBytes is { } offloaded)
+            {
+                context.Out.WriteLine(offloaded > 0
+                    ? $"offload_mlp_layers {options.OffloadMlpLayers}: up to {GpuMemoryMeter.Format(offloaded)} of MLP activations per micro-batch went to pinned host memory"
+                    : $"offload_mlp_layers {options.OffloadMlpLayers}: nothing was offloaded (it needs the fused LoRA MLP: CUDA kernels on, all three MLP projections adapted, no LoRA dropout)");
+            }
+
             context.Out.WriteLine($"adapter: {Path.GetFullPath(summary.Result.AdapterDirectory)}");
             context.Out.WriteLine($"log: {Path.GetFullPath(Path.Combine(options.OutputDir, SftTrainer.LogFileName))}");
             return 0;

@@ -46,6 +46,9 @@ public sealed record BenchmarkOptions
     /// <summary>With checkpointing, checkpoint only the first N decoder layers ("N"), or "auto" (<see cref="Training.TrainingOptions.CheckpointLayers"/>); null: all.</summary>
     public string? CheckpointLayers { get; init; }
 
+    /// <summary>Checkpointed layers whose MLP gate and up outputs go to host memory for their recompute (<see cref="Training.TrainingOptions.OffloadMlpLayers"/>); 0: none.</summary>
+    public int OffloadMlpLayers { get; init; }
+
     /// <summary>Keep the frozen input embedding table in host memory (<see cref="Models.CausalLM.KeepEmbeddingOnHost"/>).</summary>
     public bool EmbeddingOnHost { get; init; }
 
@@ -76,6 +79,8 @@ public sealed record BenchmarkOptions
         Require(Training.CheckpointLayersValue.TryParse(CheckpointLayers, out _), $"--checkpoint-layers must be a number of layers or auto, not '{CheckpointLayers}'");
         Require(!Training.CheckpointLayersValue.IsAuto(CheckpointLayers) || Warmup >= 1,
             "--checkpoint-layers auto decides after the first step: give --warmup 1 or more, so the measured steps are the chosen setting");
+        Require(OffloadMlpLayers >= 0, $"--offload-mlp-layers must not be negative, not {OffloadMlpLayers}");
+        Require(OffloadMlpLayers == 0 || Checkpointing != GradientCheckpointing.Off, "--offload-mlp-layers needs checkpointing (layer or offload)");
         Require(TracePath is null || !Directory.Exists(TracePath), $"--trace {TracePath} is a directory; give a file name");
         return this;
     }

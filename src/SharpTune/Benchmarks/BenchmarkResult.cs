@@ -40,6 +40,12 @@ public sealed record BenchmarkResult(
     /// <summary>With checkpointing, how many decoder layers were checkpointed (null: all).</summary>
     public int? CheckpointLayers { get; init; }
 
+    /// <summary>Checkpointed layers whose MLP gate and up outputs went to host memory for their recompute (0: none).</summary>
+    public int OffloadMlpLayers { get; init; }
+
+    /// <summary>With <see cref="OffloadMlpLayers"/>: bytes one step sent to host memory (null: off).</summary>
+    public long? OffloadedBytesPerStep { get; init; }
+
     /// <summary>Rows of the LM head's input per loss chunk.</summary>
     public int LossChunkTokens { get; init; }
 
@@ -72,6 +78,9 @@ public sealed record BenchmarkResult(
             ("mode", Mode),
             ("batch x seq", $"{Batch} x {Sequence}"),
             ("checkpointing", CheckpointLayers is { } n && Checkpointing != "none" ? $"{Checkpointing} (first {n} layers)" : Checkpointing),
+            ("MLP offload", OffloadMlpLayers > 0
+                ? $"{OffloadMlpLayers} checkpointed layers ({(OffloadedBytesPerStep is { } sent ? (sent / (1024.0 * 1024 * 1024)).ToString("0.00", inv) : "?")} GiB to host memory per step)"
+                : "off"),
             ("kernels", Kernels ? "on" : "off"),
             ("optimizer", Optimizer),
             ("embedding table", Embedding),

@@ -88,8 +88,9 @@ public sealed class LoraBenchmarkModel : ITrainableCausalLM, IDisposable
 
     public long TrainableParameterCount => _trainable.Sum(p => p.Parameter.numel());
 
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null) =>
-        CheckpointedDecoder.ForwardHidden(_model, inputIds, checkpointing, seed, layerBackwardDone, checkpointedLayers);
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null,
+        ActivationOffload? activationOffload = null) =>
+        CheckpointedDecoder.ForwardHidden(_model, inputIds, checkpointing, seed, layerBackwardDone, checkpointedLayers, activationOffload);
 
     public Tensor LmHead(Tensor hidden) => _model.LmHead.call(hidden);
 

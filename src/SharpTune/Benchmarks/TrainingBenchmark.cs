@@ -54,6 +54,7 @@ public static class TrainingBenchmark
                 SaveTotalLimit = 1,
                 Seed = options.Seed,
                 LossChunkTokens = options.LossChunkTokens,
+                OffloadMlpLayers = options.OffloadMlpLayers,
             };
             var trainer = new SftTrainer(model, samples, training);
             using var trace = options.TracePath is null ? null : StepTrace.Install(options.TracePath, options.Warmup, options.TraceSynchronize, device);
@@ -76,6 +77,8 @@ public static class TrainingBenchmark
                 Embedding = model.Model.EmbeddingOnHost ? "host" : "device",
                 LossChunkTokens = options.LossChunkTokens,
                 CheckpointLayers = result.CheckpointLayers,
+                OffloadMlpLayers = options.OffloadMlpLayers,
+                OffloadedBytesPerStep = result.OffloadedBytes,
             };
         }
         finally

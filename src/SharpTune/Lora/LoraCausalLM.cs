@@ -66,8 +66,9 @@ public sealed class LoraCausalLM : ITrainableCausalLM, IDisposable
 
     public long TrainableParameterCount => _trainable.Sum(p => p.Parameter.NumberOfElements);
 
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null) =>
-        CheckpointedDecoder.ForwardHidden(Model, inputIds, checkpointing, seed, layerBackwardDone, checkpointedLayers);
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null,
+        ActivationOffload? activationOffload = null) =>
+        CheckpointedDecoder.ForwardHidden(Model, inputIds, checkpointing, seed, layerBackwardDone, checkpointedLayers, activationOffload);
 
     public Tensor LmHead(Tensor hidden) => Model.LmHead.call(hidden);
 

@@ -22,6 +22,8 @@ namespace SharpTune.Lora;
 /// tensors of tokens x intermediate (the chain of nodes holds five in its SwiGLU backward). Each gradient is computed only when
 /// its input requires grad; the A and B gradients come back in their parameters' dtype, grad_x in x's. With grad
 /// disabled, or neither x nor any adapter requiring grad, the same forward runs without a node and keeps nothing.
+/// In a checkpointed layer that offloads (<see cref="ActivationOffload"/>), the forward sends g and u to host memory
+/// and the recompute takes them back instead of running the gate and up GEMMs again.
 /// Arguments of <c>apply</c>: x [..., hidden], Ag, Bg, Au, Bu, Ad, Bd, then the three <see cref="LoraProjectionWeights"/>
 /// and whether the output's value is needed.
 /// </summary>
@@ -87,8 +89,24 @@ public sealed class LoraMlpFunction : SingleTensorFunction<LoraMlpFunction>
     /// </summary>
     private static Activations Compute(Tensor input, LoraProjectionWeights gate, LoraProjectionWeights up, LoraProjectionWeights down, bool outputValueNeeded)
     {
-        var (g, hg, ag, bg) = LoraProjectionFunction.Project(input, gate);
-        var (u, hu, au, bu) = LoraProjectionFunction.Project(input, up);
+        Tensor g, hg, ag, bg, u, hu, au, bu;
+        long[] projected = [.. input.shape[..^1], gate.OutFeatures];
+        if (ActivationOffloadRegion.TryReceive(projected, projected) is [var gateOut, var upOut])
+        {
+            // A checkpointed layer's recompute whose forward sent g and u to host memory: the two GEMMs that made them
+            // are skipped; backward still needs x A^T of each.
+            var x2 = input.reshape(-1, gate.InFeatures);
+            (hg, ag, bg) = LoraProjectionFunction.LowRank(x2, gate.LoraA, gate.LoraB);
+            (hu, au, bu) = LoraProjectionFunction.LowRank(x2, up.LoraA, up.LoraB);
+            (g, u) = (gateOut, upOut);
+        }
+        else
+        {
+            (g, hg, ag, bg) = LoraProjectionFunction.Project(input, gate);
+            (u, hu, au, bu) = LoraProjectionFunction.Project(input, up);
+            ActivationOffloadRegion.Send(g, u);
+        }
+
         Tensor y, hd, ad, bd;
         using (var hScope = NewDisposeScope())
         {

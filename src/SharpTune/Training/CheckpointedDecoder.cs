@@ -9,6 +9,8 @@ namespace SharpTune.Training;
 /// <see cref="CheckpointedFunction"/> (reseeded with <c>seed + i</c>, reporting the end of its backward), final norm.
 /// With <c>checkpointedLayers</c> = N only the first N layers are checkpointed: the last layers' activations are kept
 /// (their backward skips the recompute, for their activations' memory through the backward pass).
+/// With <c>activationOffload</c>, the checkpointed layers it picks send their MLP's gate and up outputs to host memory
+/// and take them back in their recompute (<see cref="ActivationOffload"/>).
 /// What <see cref="ITrainableCausalLM.ForwardHidden"/> runs for models built on a CausalLM.
 /// </summary>
 public static class CheckpointedDecoder
@@ -17,7 +19,8 @@ public static class CheckpointedDecoder
     /// No dispose scope of its own: checkpointed layers keep their inputs and the rotary tables for their
     /// recomputation in backward, so the caller's scope (the training micro-batch) owns every tensor made here.
     /// </remarks>
-    public static Tensor ForwardHidden(CausalLM model, Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone, int? checkpointedLayers = null)
+    public static Tensor ForwardHidden(CausalLM model, Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone, int? checkpointedLayers = null,
+        ActivationOffload? activationOffload = null)
     {
         long batch = inputIds.shape[0];
         long seq = inputIds.shape[1];
@@ -25,15 +28,17 @@ public static class CheckpointedDecoder
         StepTrace.Mark("embedding");
         var positions = arange(0, seq, ScalarType.Int64, inputIds.device).unsqueeze(0).expand(batch, seq);
         var (cos, sin) = model.Rotary.CosSin(positions, hidden.dtype);
+        int checkpointed = checkpointing == GradientCheckpointing.Off ? 0 : Math.Min(checkpointedLayers ?? model.Layers.Count, model.Layers.Count);
         for (int i = 0; i < model.Layers.Count; i++)
         {
             var layer = model.Layers[i];
             int index = i;
-            var mode = checkpointedLayers is { } n && i >= n ? GradientCheckpointing.Off : checkpointing;
+            var mode = i < checkpointed ? checkpointing : GradientCheckpointing.Off;
             // The recompute for backward needs the layer's graph, not its output's value: the MLP may skip its last GEMMs.
             hidden = CheckpointedFunction.Run(h => layer.Forward(h, cos, sin, null, null), hidden, mode, seed + i,
                 layerBackwardDone is null ? null : () => layerBackwardDone(index), label: $"layer {i}",
-                recompute: h => layer.Forward(h, cos, sin, null, null, outputValueNeeded: false));
+                recompute: h => layer.Forward(h, cos, sin, null, null, outputValueNeeded: false),
+                activations: activationOffload?.RegionFor(i, checkpointed));
             StepTrace.Mark($"layer {i} forward");
         }
 

@@ -29,8 +29,12 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
     /// What backward reruns instead of <paramref name="body"/>: the same graph, but free to skip computing values that
     /// only the region's output carries (its gradient is given). Null: <paramref name="body"/>.
     /// </param>
+    /// <param name="activations">
+    /// Where the body's forward sends activations its recompute takes back instead of computing them
+    /// (<see cref="ActivationOffloadRegion"/>); null: none.
+    /// </param>
     public static Tensor Run(Func<Tensor, Tensor> body, Tensor input, GradientCheckpointing mode, long? seed = null, Action? afterBackward = null, string? label = null,
-        Func<Tensor, Tensor>? recompute = null)
+        Func<Tensor, Tensor>? recompute = null, ActivationOffloadRegion? activations = null)
     {
         if (seed is { } s)
         {
@@ -47,7 +51,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
             input = input.detach().requires_grad_(true);
         }
 
-        var checkpointBody = new CheckpointBody(body, mode == GradientCheckpointing.Offload, seed, afterBackward, label, recompute);
+        var checkpointBody = new CheckpointBody(body, mode == GradientCheckpointing.Offload, seed, afterBackward, label, recompute, activations);
         return CustomFunctionCall.Apply(() => apply(input, checkpointBody));
     }
 
@@ -68,7 +72,10 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
         }
 
         ctx.save_data(StateKey, new SavedInput(kept, input.device, body));
-        return body.Body(input);
+        using (body.Activations?.Record())
+        {
+            return body.Body(input);
+        }
     }
 
     public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)
@@ -79,6 +86,7 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
         {
             // Gradients are not materialized (CustomFunctionCall): none reached this region's output.
             saved.Release();
+            saved.Body.Activations?.Release();
             saved.Body.AfterBackward?.Invoke();
             return [null!, null!];
         }
@@ -96,7 +104,12 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
                     RandomSeeds.SetAll(seed);
                 }
 
-                var output = (saved.Body.Recompute ?? saved.Body.Body)(x);
+                Tensor output;
+                using (saved.Body.Activations?.Replay())
+                {
+                    output = (saved.Body.Recompute ?? saved.Body.Body)(x);
+                }
+
                 StepTrace.Mark($"{saved.Body.Label ?? "checkpointed region"} recomputed");
                 autograd.backward([output], [grad_output]);
             }
@@ -126,6 +139,8 @@ public sealed class CheckpointedFunction : SingleTensorFunction<CheckpointedFunc
 
 /// <summary>
 /// What a checkpointed region runs: a function of one tensor, whether to offload its input, its seed, what to call after
-/// its backward, its name in a <see cref="Diagnostics.StepTrace"/>, and what to rerun in backward if not the same function.
+/// its backward, its name in a <see cref="Diagnostics.StepTrace"/>, what to rerun in backward if not the same function,
+/// and where its forward sends activations for the rerun to take back.
 /// </summary>
-public sealed record CheckpointBody(Func<Tensor, Tensor> Body, bool Offload, long? Seed, Action? AfterBackward = null, string? Label = null, Func<Tensor, Tensor>? Recompute = null);
+public sealed record CheckpointBody(Func<Tensor, Tensor> Body, bool Offload, long? Seed, Action? AfterBackward = null, string? Label = null,
+    Func<Tensor, Tensor>? Recompute = null, ActivationOffloadRegion? Activations = null);

@@ -23,9 +23,11 @@ public interface ITrainableCausalLM
     /// checkpointing, <paramref name="layerBackwardDone"/>(i) is called when layer i's backward has finished (its
     /// trainable parameters have their gradients), so a data-parallel trainer can reduce them while earlier layers
     /// are still in backward. <paramref name="checkpointedLayers"/> limits checkpointing to the first N layers (null:
-    /// all); the others keep their activations for backward.
+    /// all); the others keep their activations for backward. <paramref name="activationOffload"/> sends some checkpointed
+    /// layers' MLP gate and up outputs to host memory for their recompute (null: none).
     /// </summary>
-    Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null);
+    Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null,
+        ActivationOffload? activationOffload = null);
 
     /// <summary>Logits for hidden rows [n, hidden] -> [n, vocab].</summary>
     Tensor LmHead(Tensor hidden);

@@ -101,16 +101,26 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         using var meter = model.Device.type == DeviceType.CUDA
             ? new GpuMemoryMeter(GpuMemoryMeter.NvmlIndexOfCudaDevice(model.Device.index < 0 ? 0 : model.Device.index, Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES")))
             : null;
+        using var activationOffload = Options.OffloadMlpLayers > 0 && Options.GradientCheckpointing != GradientCheckpointing.Off
+            ? ActivationOffload.For(model.Device, Options.OffloadMlpLayers)
+            : null;
         model.SetTraining(true);
         progress?.Report(new OperationProgress("train", startStep, totalSteps, "step", startStep > 0 ? $"resumed at step {startStep}" : null));
         int? checkpointLayers = Options.CheckpointLayerCount;
         for (int step = startStep; step < totalSteps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var metrics = RunStep(step, plan, schedule, optimizer, scaler, tensors, meter, lastCheckpoint, overlap, checkpointLayers);
+            var metrics = RunStep(step, plan, schedule, optimizer, scaler, tensors, meter, lastCheckpoint, overlap, checkpointLayers, activationOffload);
             if (step == startStep && Options.CheckpointLayersAuto && Options.GradientCheckpointing != GradientCheckpointing.Off)
             {
                 checkpointLayers = ChooseCheckpointLayers(metrics, progress, totalSteps);
+            }
+
+            if (step == startStep && activationOffload is not null)
+            {
+                progress?.Report(new OperationProgress("train", step + 1, totalSteps, "step", activationOffload.BytesSentLastForward > 0
+                    ? $"offload_mlp_layers {activationOffload.Layers}: {GpuMemoryMeter.Format(activationOffload.BytesSentLastForward)} of MLP activations per micro-batch went to pinned host memory"
+                    : $"offload_mlp_layers {activationOffload.Layers}: nothing was offloaded (it needs the fused LoRA MLP: CUDA kernels on, all three MLP projections adapted, no LoRA dropout)"));
             }
 
             history.Add(metrics);
@@ -138,7 +148,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         // No rank reports success before rank 0 has written the adapter.
         synchronizer?.Barrier();
         model.SetTraining(false);
-        return new TrainingResult(history, adapterDir, startStep, meter?.PeakBytes, checkpointLayers);
+        return new TrainingResult(history, adapterDir, startStep, meter?.PeakBytes, checkpointLayers, activationOffload?.MostBytesSent);
     }
 
     /// <summary>
@@ -171,7 +181,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
     }
 
     private TrainingStepMetrics RunStep(int step, BatchPlan plan, LearningRateSchedule schedule, AdamWOptimizer optimizer, LossScaler scaler,
-        Tensor[] parameters, GpuMemoryMeter? meter, string? lastCheckpoint, OverlappedReduction? overlap, int? checkpointLayers)
+        Tensor[] parameters, GpuMemoryMeter? meter, string? lastCheckpoint, OverlappedReduction? overlap, int? checkpointLayers, ActivationOffload? activationOffload)
     {
         var clock = Stopwatch.StartNew();
         StepTrace.BeginStep(step);
@@ -198,11 +208,13 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
                 StepTrace.Mark("micro-batch on the device");
                 long seed = MicroBatchSeed(step, micro);
                 // In the last micro-batch each layer's gradients are final when its backward ends: reduce them then.
-                var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed, micro == shards.Length - 1 ? overlap?.LayerBackwardDone : null, checkpointLayers);
+                var hidden = model.ForwardHidden(ids, Options.GradientCheckpointing, seed, micro == shards.Length - 1 ? overlap?.LayerBackwardDone : null, checkpointLayers,
+                    activationOffload);
                 var sum = CausalLmLoss.Sum(model.LmHead, hidden, labels, Options.LossChunkTokens, Options.GradientCheckpointing != GradientCheckpointing.Off && !_lmHeadTrainable);
                 StepTrace.Mark("loss forward");
                 (sum * (scaler.Scale / targetTokens)).backward();
                 BackwardResults.ReleaseCurrentThread();
+                activationOffload?.EndMicroBatch();
                 StepTrace.Mark("backward");
                 if (deferReads)
                 {

@@ -150,6 +150,26 @@ public sealed class SftTrainerTests : IDisposable
     }
 
     [Fact]
+    public void Offload_mlp_layers_without_the_fused_mlp_offloads_nothing_says_so_and_trains_the_same()
+    {
+        // This model's blocks are no fused LoRA MLP (and the CPU runs the reference path): nothing is sent, the run
+        // reports 0 bytes offloaded, and the losses are those of the run without the setting.
+        SingleThreadedTorch.Initialize();
+        var samples = TinyLoraLM.ArithmeticSamples(16);
+        TrainingResult Run(string name, int offload)
+        {
+            using var model = new TinyLoraLM();
+            return new SftTrainer(model, samples, Options(name, 3, 0) with { OffloadMlpLayers = offload }).Train(null, TestContext.Current.CancellationToken);
+        }
+
+        var plain = Run("plain", 0);
+        var offloaded = Run("offload", 2);
+        Assert.Null(plain.OffloadedBytes);
+        Assert.Equal(0, offloaded.OffloadedBytes);
+        Assert.Equal(plain.Steps.Select(s => s.Loss), offloaded.Steps.Select(s => s.Loss));
+    }
+
+    [Fact]
     public void A_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint()
     {
         SingleThreadedTorch.Initialize();

@@ -57,7 +57,8 @@ internal sealed class TinyLoraLM : ITrainableCausalLM, IDisposable
             ($"layers.{i}.down.lora_A.weight", b.Down.LoraA), ($"layers.{i}.down.lora_B.weight", b.Down.LoraB),
         }).Concat(_head.weight!.requires_grad ? [("lm_head.weight", _head.weight!)] : []).ToArray();
 
-    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null)
+    public Tensor ForwardHidden(Tensor inputIds, GradientCheckpointing checkpointing, long seed, Action<int>? layerBackwardDone = null, int? checkpointedLayers = null,
+        ActivationOffload? activationOffload = null)
     {
         var h = _embed.forward(inputIds);
         for (int i = 0; i < _blocks.Count; i++)
@@ -65,7 +66,7 @@ internal sealed class TinyLoraLM : ITrainableCausalLM, IDisposable
             var (up, down) = _blocks[i];
             int index = i;
             h = CheckpointedFunction.Run(x => x + down.forward(nn.functional.gelu(up.forward(x))), h, checkpointing, seed + i,
-                layerBackwardDone is null ? null : () => layerBackwardDone(index));
+                layerBackwardDone is null ? null : () => layerBackwardDone(index), activations: activationOffload?.RegionFor(i, _blocks.Count));
         }
 
         h = nn.functional.layer_norm(h, [h.shape[^1]]);

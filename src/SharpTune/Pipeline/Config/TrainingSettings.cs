@@ -7,7 +7,9 @@ namespace SharpTune.Pipeline.Config;
 /// this host to train on (<c>gpus</c>, one process each; <c>batch_size</c> is per GPU), whether the frozen input
 /// embedding table stays in host memory (<c>embedding_on_host</c>, 1 GB less GPU memory at 8B), and which layers are
 /// checkpointed (<c>checkpoint_layers</c>: all by default, the first N, or auto: as many layers keep their activations
-/// as fit in the GPU's free memory; see <see cref="TrainingOptions.CheckpointLayers"/>).
+/// as fit in the GPU's free memory; see <see cref="TrainingOptions.CheckpointLayers"/>), and how many checkpointed
+/// layers send their MLP gate and up outputs to host memory for their recompute (<c>offload_mlp_layers</c>, 0 by default; see
+/// <see cref="TrainingOptions.OffloadMlpLayers"/>).
 /// </summary>
 public sealed record TrainingSettings(
     int BatchSize,
@@ -24,7 +26,8 @@ public sealed record TrainingSettings(
     string Device,
     int Gpus = 1,
     bool EmbeddingOnHost = false,
-    string? CheckpointLayers = null)
+    string? CheckpointLayers = null,
+    int OffloadMlpLayers = 0)
 {
     public static readonly string[] Optimizers = ["adamw", "adamw_8bit"];
     public static readonly string[] Schedulers = ["linear", "cosine", "constant"];
@@ -48,10 +51,16 @@ public sealed record TrainingSettings(
             section.Choice("device", "auto", Devices),
             section.Int("gpus", 1, min: 1, max: 64),
             section.Bool("embedding_on_host", false),
-            CheckpointLayersSetting(section));
+            CheckpointLayersSetting(section),
+            section.Int("offload_mlp_layers", 0, min: 0, max: 1024));
         if (settings.Gpus > 1 && CheckpointLayersValue.IsAuto(settings.CheckpointLayers))
         {
             section.Error("checkpoint_layers", $"'{section.Path}.checkpoint_layers: auto' works on one GPU (gpus: 1); give a number of layers with gpus: {settings.Gpus}");
+        }
+
+        if (settings.OffloadMlpLayers > 0 && !settings.GradientCheckpointing)
+        {
+            section.Error("offload_mlp_layers", $"'{section.Path}.offload_mlp_layers' needs gradient_checkpointing: true (it replaces part of a checkpointed layer's recompute)");
         }
 
         section.Finish();

@@ -62,6 +62,7 @@ public sealed class TrainLoraStage : IPipelineStage
             Gpus = t.Gpus,
             EmbeddingOnHost = t.EmbeddingOnHost,
             CheckpointLayers = t.CheckpointLayers,
+            OffloadMlpLayers = t.OffloadMlpLayers,
             Resume = true,
         };
     }
