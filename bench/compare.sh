@@ -4,7 +4,8 @@
 #   bench/compare.sh OUT.md [MODEL] [BATCH] [SEQ] [STEPS] [WARMUP]
 # Defaults: llama3-8b, 2 x 2048, 3 measured steps after 1 warm-up, layer checkpointing, r=16 on all seven projections.
 # HF runs bf16 LoRA (bitsandbytes is not on the host, so there is no HF QLoRA row); SharpTune runs lora and qlora with
-# every layer checkpointed and with checkpoint_layers auto, and lora with the kernels off.
+# every layer checkpointed, the same with offload_mlp_layers (OFFLOAD_LORA / OFFLOAD_QLORA layers, default 24 and 32),
+# with checkpoint_layers auto, and lora with the kernels off.
 set -euo pipefail
 out=${1:?usage: bench/compare.sh OUT.md [MODEL] [BATCH] [SEQ] [STEPS] [WARMUP]}
 model=${2:-llama3-8b}; batch=${3:-2}; seq=${4:-2048}; steps=${5:-3}; warmup=${6:-1}
@@ -18,6 +19,10 @@ echo "== SharpTune LoRA (bf16)" >&2
 "${sharptune[@]}" bench "${common[@]}" --mode lora --checkpointing layer --optimizer adamw --json "$work/st_lora.json" >&2 || echo '{}' > "$work/st_lora.json"
 echo "== SharpTune QLoRA (NF4, 8-bit AdamW)" >&2
 "${sharptune[@]}" bench "${common[@]}" --mode qlora --checkpointing layer --optimizer adamw_8bit --json "$work/st_qlora.json" >&2 || echo '{}' > "$work/st_qlora.json"
+offload_lora=${OFFLOAD_LORA:-24}; offload_qlora=${OFFLOAD_QLORA:-32}
+echo "== SharpTune LoRA and QLoRA, offload_mlp_layers $offload_lora / $offload_qlora" >&2
+"${sharptune[@]}" bench "${common[@]}" --mode lora --checkpointing layer --optimizer adamw --offload-mlp-layers "$offload_lora" --json "$work/st_lora_off.json" >&2 || echo '{}' > "$work/st_lora_off.json"
+"${sharptune[@]}" bench "${common[@]}" --mode qlora --checkpointing layer --optimizer adamw_8bit --offload-mlp-layers "$offload_qlora" --json "$work/st_qlora_off.json" >&2 || echo '{}' > "$work/st_qlora_off.json"
 echo "== SharpTune LoRA and QLoRA, checkpoint_layers auto (activations kept where the GPU has room)" >&2
 auto_warmup=$(( warmup > 0 ? warmup : 1 ))
 "${sharptune[@]}" bench --model "$model" --batch "$batch" --seq "$seq" --steps "$steps" --warmup "$auto_warmup" --mode lora --checkpointing layer --checkpoint-layers auto --optimizer adamw --json "$work/st_lora_auto.json" >&2 || echo '{}' > "$work/st_lora_auto.json"
@@ -31,6 +36,8 @@ work, out, model, batch, seq, steps, warmup = sys.argv[1:]
 load = lambda n: json.load(open(os.path.join(work, n)))
 hf, lora, qlora, nok = load("hf.json"), load("st_lora.json"), load("st_qlora.json"), load("st_lora_nok.json")
 lora_auto, qlora_auto = load("st_lora_auto.json"), load("st_qlora_auto.json")
+lora_off, qlora_off = load("st_lora_off.json"), load("st_qlora_off.json")
+offload = lambda r: f", offload_mlp_layers {r.get('offload_mlp_layers', '?')}"
 auto = lambda r: f" (chose {r['checkpoint_layers']} checkpointed layers)" if r.get("checkpoint_layers") is not None else ""
 gib = lambda b: f"{b / 2**30:.2f}" if b else "n/a"
 hf_tps = hf.get("tokens_per_second"); hf_mem = hf.get("gpu_used_bytes_end") or hf.get("torch_max_memory_reserved_bytes")
@@ -56,6 +63,8 @@ lines = [
     row("SharpTune LoRA (bf16, AdamW)", lora, "peak_gpu_memory_bytes"),
     row("SharpTune LoRA, kernels off", nok, "peak_gpu_memory_bytes"),
     row("SharpTune QLoRA (NF4, 8-bit AdamW)", qlora, "peak_gpu_memory_bytes"),
+    row("SharpTune LoRA" + offload(lora_off), lora_off, "peak_gpu_memory_bytes"),
+    row("SharpTune QLoRA" + offload(qlora_off), qlora_off, "peak_gpu_memory_bytes"),
     row("SharpTune LoRA, checkpoint_layers auto" + auto(lora_auto), lora_auto, "peak_gpu_memory_bytes"),
     row("SharpTune QLoRA, checkpoint_layers auto" + auto(qlora_auto), qlora_auto, "peak_gpu_memory_bytes"),
     "",
