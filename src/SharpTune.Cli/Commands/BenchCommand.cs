@@ -34,6 +34,10 @@ public static class BenchCommand
                 "so their recompute skips those GEMMs (copies overlap the GPU's work; 235 MB of host memory per layer at 8B, 2 x 2048; faster at 8B, slower at 1B on an H200). 0: off.",
             DefaultValueFactory = _ => 0,
         };
+        var memoryBudget = new Option<double?>("--memory-budget")
+        {
+            Description = "With --checkpoint-layers auto: the GPU memory in GiB (NVML, this process) the run may reach; the layers that keep their activations fit in it. Default: the GPU's free memory.",
+        };
         var steps = new Option<int>("--steps") { Description = "Measured steps.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<int>("--warmup") { Description = "Steps run first and left out of the statistics.", DefaultValueFactory = _ => 1 };
         var kernels = new Option<string>("--kernels") { Description = "on: fused CUDA kernels (RMSNorm, RoPE, SwiGLU, NF4 dequantization, AdamW); and each LoRA projection as one node with a hand-written backward; off: the TorchSharp reference ops.", DefaultValueFactory = _ => "on" };
@@ -65,7 +69,7 @@ public static class BenchCommand
         var command = new Command("bench", "Time real LoRA/QLoRA training steps (forward, loss, backward, AdamW) of a random-weight model of real shapes: " +
             "median step time after warm-up, tokens/s, MFU (6 x dense params x tokens over the GPU's bf16 peak) and peak GPU memory (NVML).")
         {
-            model, mode, batch, seq, checkpointing, checkpointLayers, offloadMlp, steps, warmup, kernels, rank, optimizer, lossChunk, embedding, device, json, trace, traceSync,
+            model, mode, batch, seq, checkpointing, checkpointLayers, memoryBudget, offloadMlp, steps, warmup, kernels, rank, optimizer, lossChunk, embedding, device, json, trace, traceSync,
         };
         command.SetAction(parsed =>
         {
@@ -78,6 +82,7 @@ public static class BenchCommand
                 Checkpointing = ParseCheckpointing(parsed.GetValue(checkpointing)!),
                 CheckpointLayers = parsed.GetValue(checkpointLayers),
                 OffloadMlpLayers = parsed.GetValue(offloadMlp),
+                GpuMemoryBudgetGib = parsed.GetValue(memoryBudget),
                 Steps = parsed.GetValue(steps),
                 Warmup = parsed.GetValue(warmup),
                 Kernels = ParseSwitch(parsed.GetValue(kernels)!, "--kernels"),

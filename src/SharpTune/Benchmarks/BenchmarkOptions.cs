@@ -49,6 +49,9 @@ public sealed record BenchmarkOptions
     /// <summary>Checkpointed layers whose MLP gate and up outputs go to host memory for their recompute (<see cref="Training.TrainingOptions.OffloadMlpLayers"/>); 0: none.</summary>
     public int OffloadMlpLayers { get; init; }
 
+    /// <summary>With checkpoint_layers auto, the GPU memory (GiB, NVML process) the run may reach (<see cref="Training.TrainingOptions.GpuMemoryBudgetGib"/>); null: free memory.</summary>
+    public double? GpuMemoryBudgetGib { get; init; }
+
     /// <summary>Keep the frozen input embedding table in host memory (<see cref="Models.CausalLM.KeepEmbeddingOnHost"/>).</summary>
     public bool EmbeddingOnHost { get; init; }
 
@@ -81,6 +84,8 @@ public sealed record BenchmarkOptions
             "--checkpoint-layers auto decides after the first step: give --warmup 1 or more, so the measured steps are the chosen setting");
         Require(OffloadMlpLayers >= 0, $"--offload-mlp-layers must not be negative, not {OffloadMlpLayers}");
         Require(OffloadMlpLayers == 0 || Checkpointing != GradientCheckpointing.Off, "--offload-mlp-layers needs checkpointing (layer or offload)");
+        Require(GpuMemoryBudgetGib is null || (GpuMemoryBudgetGib > 0 && Training.CheckpointLayersValue.IsAuto(CheckpointLayers)),
+            "--memory-budget must be positive and goes with --checkpoint-layers auto");
         Require(TracePath is null || !Directory.Exists(TracePath), $"--trace {TracePath} is a directory; give a file name");
         return this;
     }

@@ -43,6 +43,9 @@ public sealed record BenchmarkResult(
     /// <summary>Checkpointed layers whose MLP gate and up outputs went to host memory for their recompute (0: none).</summary>
     public int OffloadMlpLayers { get; init; }
 
+    /// <summary>With checkpoint_layers auto: the GPU memory budget in GiB (null: the free memory).</summary>
+    public double? GpuMemoryBudgetGib { get; init; }
+
     /// <summary>With <see cref="OffloadMlpLayers"/>: bytes one step sent to host memory (null: off).</summary>
     public long? OffloadedBytesPerStep { get; init; }
 
@@ -77,7 +80,8 @@ public sealed record BenchmarkResult(
             ("model", Model),
             ("mode", Mode),
             ("batch x seq", $"{Batch} x {Sequence}"),
-            ("checkpointing", CheckpointLayers is { } n && Checkpointing != "none" ? $"{Checkpointing} (first {n} layers)" : Checkpointing),
+            ("checkpointing", (CheckpointLayers is { } n && Checkpointing != "none" ? $"{Checkpointing} (first {n} layers)" : Checkpointing)
+                + (GpuMemoryBudgetGib is { } budget ? $", auto within {budget.ToString("0.##", inv)} GiB" : "")),
             ("MLP offload", OffloadMlpLayers > 0
                 ? $"{OffloadMlpLayers} checkpointed layers ({(OffloadedBytesPerStep is { } sent ? (sent / (1024.0 * 1024 * 1024)).ToString("0.00", inv) : "?")} GiB to host memory per step)"
                 : "off"),

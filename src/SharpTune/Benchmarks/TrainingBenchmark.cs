@@ -55,6 +55,7 @@ public static class TrainingBenchmark
                 Seed = options.Seed,
                 LossChunkTokens = options.LossChunkTokens,
                 OffloadMlpLayers = options.OffloadMlpLayers,
+                GpuMemoryBudgetGib = options.GpuMemoryBudgetGib,
             };
             var trainer = new SftTrainer(model, samples, training);
             using var trace = options.TracePath is null ? null : StepTrace.Install(options.TracePath, options.Warmup, options.TraceSynchronize, device);
@@ -79,6 +80,7 @@ public static class TrainingBenchmark
                 CheckpointLayers = result.CheckpointLayers,
                 OffloadMlpLayers = options.OffloadMlpLayers,
                 OffloadedBytesPerStep = result.OffloadedBytes,
+                GpuMemoryBudgetGib = options.GpuMemoryBudgetGib,
             };
         }
         finally

@@ -46,15 +46,23 @@ public static class KeptLayerBudget
     /// <paramref name="bytesPerToken"/> x <paramref name="tokens"/> x <see cref="Margin"/>. When the measured step had
     /// fewer tokens per micro-batch (<paramref name="measuredTokens"/>) than the longest one the run can have, what
     /// grows with length in a checkpointed run (the layers' checkpointed inputs, <paramref name="checkpointBytesPerToken"/>
-    /// for all of them, and one recomputed layer) is set aside for the difference.
+    /// for all of them, and one recomputed layer) is set aside for the difference. With <paramref name="budgetLeftBytes"/>
+    /// (a memory budget less what the measured step used at its peak), the kept layers also fit in that.
     /// </summary>
-    public static int CheckpointedLayers(long freeBytes, long totalBytes, long bytesPerToken, long checkpointBytesPerToken, long tokens, long measuredTokens, int layers)
+    public static int CheckpointedLayers(long freeBytes, long totalBytes, long bytesPerToken, long checkpointBytesPerToken, long tokens, long measuredTokens, int layers,
+        long? budgetLeftBytes = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(layers);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytesPerToken);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tokens);
         long unseen = Math.Max(0, tokens - measuredTokens);
-        double spare = freeBytes - totalBytes * Headroom - (double)unseen * (checkpointBytesPerToken + bytesPerToken);
+        double growth = (double)unseen * (checkpointBytesPerToken + bytesPerToken);
+        double spare = freeBytes - totalBytes * Headroom - growth;
+        if (budgetLeftBytes is { } budgetLeft)
+        {
+            spare = Math.Min(spare, budgetLeft - growth);
+        }
+
         double perLayer = (double)bytesPerToken * tokens * Margin;
         int kept = spare <= 0 ? 0 : (int)Math.Min(layers, Math.Floor(spare / perLayer));
         return layers - kept;

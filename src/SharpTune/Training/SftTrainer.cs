@@ -173,10 +173,13 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         long tokens = (long)Options.BatchSize * Options.MaxSequenceLength;
         long measured = first.Tokens / Options.GradientAccumulation; // real tokens: at most the padded micro-batch
         int layers = config.NumHiddenLayers;
+        // The budget counts this process as NVML does; without an NVML reading, everything in use on the device counts.
+        long used = first.PeakGpuMemoryBytes ?? m.Total - m.Free;
+        long? budgetLeft = Options.GpuMemoryBudgetGib is { } gib ? (long)(gib * (1L << 30)) - used : null;
         int checkpointed = KeptLayerBudget.CheckpointedLayers(m.Free, m.Total, bytesPerToken, KeptLayerBudget.CheckpointBytesPerToken(config, model.ComputeDtype),
-            tokens, measured, layers);
+            tokens, measured, layers, budgetLeft);
         progress?.Report(new OperationProgress("train", first.Step, totalSteps, "step",
-            $"checkpoint_layers auto: the last {layers - checkpointed} of {layers} layers keep their activations (~{GpuMemoryMeter.Format((long)(bytesPerToken * tokens * KeptLayerBudget.Margin))} each; {GpuMemoryMeter.Format(m.Free)} free)"));
+            $"checkpoint_layers auto: the last {layers - checkpointed} of {layers} layers keep their activations (~{GpuMemoryMeter.Format((long)(bytesPerToken * tokens * KeptLayerBudget.Margin))} each; {GpuMemoryMeter.Format(m.Free)} free{(budgetLeft is { } left ? $", {GpuMemoryMeter.Format(Math.Max(0, left))} left of the {Options.GpuMemoryBudgetGib:0.##} GiB budget" : "")})"));
         return checkpointed;
     }
 

@@ -95,6 +95,13 @@ public sealed record TrainingOptions
     /// </summary>
     public string? CheckpointLayers { get; init; }
 
+    /// <summary>
+    /// With <c>checkpoint_layers: auto</c>: the GPU memory (GiB, as NVML counts this process: CUDA context and allocator
+    /// reserve included) the run may reach; the layers that keep their activations fit in this less the first step's
+    /// peak, as well as in the GPU's free memory. Null: the free memory alone decides.
+    /// </summary>
+    public double? GpuMemoryBudgetGib { get; init; }
+
     /// <summary><see cref="CheckpointLayers"/> is "auto".</summary>
     [YamlIgnore]
     public bool CheckpointLayersAuto => CheckpointLayersValue.IsAuto(CheckpointLayers);
@@ -174,6 +181,8 @@ public sealed record TrainingOptions
         Require(BatchSize > 0, "batch_size must be positive");
         _ = CheckpointLayerCount;
         Require(!CheckpointLayersAuto || Gpus == 1, "checkpoint_layers: auto works on one GPU (gpus: 1); give a number of layers with more");
+        Require(GpuMemoryBudgetGib is null || (GpuMemoryBudgetGib > 0 && CheckpointLayersAuto),
+            "gpu_memory_budget_gib must be positive and works with checkpoint_layers: auto (it limits the layers that keep their activations)");
         Require(GradientAccumulation > 0, "gradient_accumulation must be positive");
         Require(OffloadMlpLayers >= 0, "offload_mlp_layers must not be negative");
         Require(OffloadMlpLayers == 0 || GradientCheckpointing != GradientCheckpointing.Off,

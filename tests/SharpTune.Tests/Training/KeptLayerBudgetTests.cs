@@ -1,4 +1,6 @@
 using SharpTune.Benchmarks;
+using SharpTune.Pipeline.Config;
+using SharpTune.Pipeline.Stages;
 using SharpTune.Training;
 using static TorchSharp.torch;
 
@@ -48,6 +50,34 @@ public sealed class KeptLayerBudgetTests
     {
         const long GiB = 1L << 30;
         Assert.Equal(expected, KeptLayerBudget.CheckpointedLayers(free * GiB, total * GiB, perToken * GiB, checkpointPerToken * GiB, tokens, measured, layers));
+    }
+
+    [Theory]
+    // free, budget left, layers -> checkpointed, with 100 GiB in all, 1 GiB per token, 2 tokens (2.5 GiB per kept layer with the margin)
+    [InlineData(90L, 10L, 32, 28)]   // the budget decides: 10 / 2.5 = 4 kept
+    [InlineData(20L, 50L, 32, 28)]   // the free memory decides: (20 - 10) / 2.5 = 4 kept
+    [InlineData(90L, 2L, 32, 32)]    // less than one layer left in the budget
+    [InlineData(90L, -3L, 32, 32)]   // the first step already went past the budget
+    public void A_memory_budget_limits_the_kept_layers_as_well_as_the_free_memory(long free, long budgetLeft, int layers, int expected)
+    {
+        const long GiB = 1L << 30;
+        Assert.Equal(expected, KeptLayerBudget.CheckpointedLayers(free * GiB, 100 * GiB, GiB, 0, 2, 2, layers, budgetLeft * GiB));
+    }
+
+    [Fact]
+    public void A_memory_budget_needs_checkpoint_layers_auto_and_reaches_the_trainer()
+    {
+        Assert.Equal(26.5, new TrainingOptions { CheckpointLayers = "auto", GpuMemoryBudgetGib = 26.5 }.Validated().GpuMemoryBudgetGib);
+        Assert.Throws<SharpTuneException>(() => new TrainingOptions { GpuMemoryBudgetGib = 26.5 }.Validated());
+        Assert.Throws<SharpTuneException>(() => new TrainingOptions { CheckpointLayers = "auto", GpuMemoryBudgetGib = 0 }.Validated());
+
+        PipelineDefinition Parse(string training) =>
+            PipelineLoader.Parse($"model: {{id: a/b}}\ndataset: {{file: x}}\ntraining:\n{training}", "p.yaml");
+        var options = TrainLoraStage.Options(Parse("  checkpoint_layers: auto\n  gpu_memory_budget_gib: 26\n"), "/m", null, "/d", "/o");
+        Assert.Equal(26, options.GpuMemoryBudgetGib);
+        Assert.Null(TrainLoraStage.Options(Parse("  checkpoint_layers: auto\n"), "/m", null, "/d", "/o").GpuMemoryBudgetGib);
+        var error = Assert.Throws<PipelineConfigException>(() => Parse("  gpu_memory_budget_gib: 26\n"));
+        Assert.Contains("'training.gpu_memory_budget_gib' works with checkpoint_layers: auto", error.Diagnostics.Single().ToString());
     }
 
     [Fact]

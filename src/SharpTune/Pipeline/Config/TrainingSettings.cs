@@ -9,7 +9,8 @@ namespace SharpTune.Pipeline.Config;
 /// checkpointed (<c>checkpoint_layers</c>: all by default, the first N, or auto: as many layers keep their activations
 /// as fit in the GPU's free memory; see <see cref="TrainingOptions.CheckpointLayers"/>), and how many checkpointed
 /// layers send their MLP gate and up outputs to host memory for their recompute (<c>offload_mlp_layers</c>, 0 by default; see
-/// <see cref="TrainingOptions.OffloadMlpLayers"/>).
+/// <see cref="TrainingOptions.OffloadMlpLayers"/>), and with <c>checkpoint_layers: auto</c> the GPU memory the run may
+/// reach (<c>gpu_memory_budget_gib</c>, unset by default: the GPU's free memory).
 /// </summary>
 public sealed record TrainingSettings(
     int BatchSize,
@@ -27,7 +28,8 @@ public sealed record TrainingSettings(
     int Gpus = 1,
     bool EmbeddingOnHost = false,
     string? CheckpointLayers = null,
-    int OffloadMlpLayers = 0)
+    int OffloadMlpLayers = 0,
+    double? GpuMemoryBudgetGib = null)
 {
     public static readonly string[] Optimizers = ["adamw", "adamw_8bit"];
     public static readonly string[] Schedulers = ["linear", "cosine", "constant"];
@@ -52,7 +54,13 @@ public sealed record TrainingSettings(
             section.Int("gpus", 1, min: 1, max: 64),
             section.Bool("embedding_on_host", false),
             CheckpointLayersSetting(section),
-            section.Int("offload_mlp_layers", 0, min: 0, max: 1024));
+            section.Int("offload_mlp_layers", 0, min: 0, max: 1024),
+            section.Double("gpu_memory_budget_gib", 0, min: 0, max: 1 << 20) is > 0 and var budget ? budget : null);
+        if (settings.GpuMemoryBudgetGib is not null && !CheckpointLayersValue.IsAuto(settings.CheckpointLayers))
+        {
+            section.Error("gpu_memory_budget_gib", $"'{section.Path}.gpu_memory_budget_gib' works with checkpoint_layers: auto (it limits the layers that keep their activations)");
+        }
+
         if (settings.Gpus > 1 && CheckpointLayersValue.IsAuto(settings.CheckpointLayers))
         {
             section.Error("checkpoint_layers", $"'{section.Path}.checkpoint_layers: auto' works on one GPU (gpus: 1); give a number of layers with gpus: {settings.Gpus}");

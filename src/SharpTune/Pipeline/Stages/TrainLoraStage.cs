@@ -63,6 +63,7 @@ public sealed class TrainLoraStage : IPipelineStage
             EmbeddingOnHost = t.EmbeddingOnHost,
             CheckpointLayers = t.CheckpointLayers,
             OffloadMlpLayers = t.OffloadMlpLayers,
+            GpuMemoryBudgetGib = t.GpuMemoryBudgetGib,
             Resume = true,
         };
     }
