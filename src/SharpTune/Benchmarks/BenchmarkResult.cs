@@ -46,7 +46,7 @@ public sealed record BenchmarkResult(
     /// <summary>With checkpoint_layers auto: the GPU memory budget in GiB (null: the free memory).</summary>
     public double? GpuMemoryBudgetGib { get; init; }
 
-    /// <summary>With <see cref="OffloadMlpLayers"/>: bytes one step sent to host memory (null: off).</summary>
+    /// <summary>With <see cref="OffloadMlpLayers"/>: bytes the last step's forward sent to host memory (one micro-batch per step here; null: off).</summary>
     public long? OffloadedBytesPerStep { get; init; }
 
     /// <summary>Rows of the LM head's input per loss chunk.</summary>

@@ -1,4 +1,4 @@
-using SharpTune.Distributed.Cuda;
+using SharpTune.Kernels.Cuda;
 using SharpTune.Distributed.Nccl;
 using TorchSharp;
 
@@ -59,7 +59,7 @@ public sealed class NcclCollectives : ICollectiveBackend
             CudaDriver.MakeCurrent(_communicator.Device);
             _stream.Synchronize(); // nothing of ours may still run when the communicator goes
         }
-        catch (DistributedException)
+        catch (Exception e) when (e is DistributedException or CudaDriverException)
         {
             // An aborted communicator or a failed device: destroy anyway.
         }

@@ -7,8 +7,10 @@ namespace SharpTune.Training;
 /// Sends the outputs of a checkpointed layer's MLP gate and up projections (the layer's two largest GEMMs, which its
 /// recompute would otherwise run again) to host memory during the forward pass, and brings them back for the layer's
 /// backward, where the recompute then skips those GEMMs (<c>offload_mlp_layers</c>). The copies run while the GPU
-/// computes (<see cref="CudaHostActivationCopy"/>): layer i's come back while layer i + 1's backward runs. What comes
-/// back is bit for bit what the recompute would have made, so gradients do not change.
+/// computes (<see cref="CudaHostActivationCopy"/>): when an offloading layer's backward begins, its own outputs are
+/// fetched if they are not on their way yet, and so are those of the offloading layer backward reaches next (the next
+/// layer down when every layer offloads; it then holds its 235 MB of device memory from that moment). What comes back
+/// is bit for bit what the recompute would have made, so gradients do not change.
 /// <para>
 /// Which layers: <see cref="Layers"/> of the checkpointed ones, spread evenly from the first (which has the longest
 /// time to come back) and leaving out the last ones first (whose backward comes right after the forward pass). The
@@ -36,20 +38,17 @@ public sealed class ActivationOffload : IDisposable
     /// <summary>How many checkpointed layers offload (at most all of them).</summary>
     public int Layers { get; }
 
-    /// <summary>Bytes sent to host memory in the last forward pass.</summary>
+    /// <summary>Bytes sent to host memory in the last forward pass (counted when its micro-batch ends).</summary>
     public long BytesSentLastForward { get; private set; }
-
-    /// <summary>The most bytes one forward pass sent to host memory so far.</summary>
-    public long MostBytesSent { get; private set; }
 
     /// <summary>The copier for <paramref name="device"/>: a CUDA side stream, or plain copies elsewhere.</summary>
     public static ActivationOffload For(Device device, int layers) =>
         new(device.type == DeviceType.CUDA ? new CudaHostActivationCopy(device) : new SynchronousHostActivationCopy(device), layers);
 
     /// <summary>
-    /// Whether checkpointed layer <paramref name="layer"/> (0-based) of <paramref name="checkpointed"/> offloads when
-    /// <paramref name="offloaded"/> of them do: ceil((i + 1) N / n) &gt; ceil(i N / n), which picks layer 0 first and
-    /// the last layer only when every layer offloads.
+    /// Whether checkpointed layer i = <paramref name="layer"/> (0-based) of n = <paramref name="checkpointed"/> offloads
+    /// when k = <paramref name="offloaded"/> of them do: ceil((i + 1) k / n) &gt; ceil(i k / n), which picks exactly
+    /// min(k, n) layers spread evenly, layer 0 first and the last layer only when every layer offloads.
     /// </summary>
     public static bool Offloads(int layer, int checkpointed, int offloaded)
     {
@@ -80,7 +79,6 @@ public sealed class ActivationOffload : IDisposable
             left = [.. _recorded];
             _recorded.Clear();
             BytesSentLastForward = _bytesSent;
-            MostBytesSent = Math.Max(MostBytesSent, _bytesSent);
             _bytesSent = 0;
         }
 
@@ -88,7 +86,15 @@ public sealed class ActivationOffload : IDisposable
         {
             region.Release();
         }
+
+        _copy.ReleaseFinished();
     }
+
+    /// <summary>
+    /// Waits for the copies, then gives back the pinned host memory no activation uses now: after the number of
+    /// offloading layers went down (checkpoint_layers auto), the buffers the first step pinned are not kept for nothing.
+    /// </summary>
+    public void ReleaseIdleHostMemory() => _copy.ReleaseIdleMemory();
 
     public void Dispose()
     {

@@ -66,8 +66,8 @@ public sealed class ActivationOffloadRegion
                     $"offloaded activation {region._received} has shape [{string.Join(", ", activation.Shape)}], the recompute expects [{string.Join(", ", shapes[i])}]");
             }
 
-            region._received++;
             received[i] = region._copy.Receive(activation);
+            region._received++;
         }
 
         return received;
@@ -85,6 +85,8 @@ public sealed class ActivationOffloadRegion
             {
                 _owner.Recorded(this, _sent.Sum(a => a.Bytes));
             }
+
+            _copy.ReleaseFinished();
         });
     }
 
@@ -94,7 +96,16 @@ public sealed class ActivationOffloadRegion
     /// </summary>
     public IDisposable Replay()
     {
-        _owner.BeginBackward(this);
+        try
+        {
+            _owner.BeginBackward(this);
+        }
+        catch
+        {
+            Release(); // what was fetched before the failure is given up, not left held
+            throw;
+        }
+
         var previous = _replaying;
         _replaying = this;
         return new Restore(() =>

@@ -66,7 +66,7 @@ public sealed class CudaHostActivationCopy : HostActivationCopy
 
         lock (_lock)
         {
-            var sent = new Stored(tensor.shape, tensor.dtype, _pool.Rent(tensor.NumberOfElements * tensor.ElementSize));
+            var sent = new Stored(tensor.shape, tensor.dtype, tensor.ElementSize, _pool.Rent(tensor.NumberOfElements * tensor.ElementSize));
             _stream.WaitForCompute();
             _stream.CopyToHost(sent.Host, TensorPointer.Of(tensor), sent.Bytes);
             _sending.Enqueue((tensor.alias().DetachFromDisposeScope(), _stream.Record(), sent.Bytes));
@@ -146,6 +146,24 @@ public sealed class CudaHostActivationCopy : HostActivationCopy
         }
     }
 
+    public override void ReleaseFinished()
+    {
+        lock (_lock)
+        {
+            ReleaseSent();
+        }
+    }
+
+    public override void ReleaseIdleMemory()
+    {
+        lock (_lock)
+        {
+            _stream.Synchronize();
+            ReleaseSent();
+            _pool.FreeIdle();
+        }
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -179,7 +197,7 @@ public sealed class CudaHostActivationCopy : HostActivationCopy
         }
     }
 
-    private sealed class Stored(long[] shape, ScalarType dtype, PinnedHostMemory host) : HostActivation(shape, dtype)
+    private sealed class Stored(long[] shape, ScalarType dtype, long elementSize, PinnedHostMemory host) : HostActivation(shape, dtype, elementSize)
     {
         private bool _done;
 

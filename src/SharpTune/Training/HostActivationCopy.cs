@@ -27,6 +27,14 @@ public abstract class HostActivationCopy : IDisposable
     /// <summary>Waits for every copy, then frees what only the copies still needed.</summary>
     public abstract void Finish();
 
+    /// <summary>Frees, without waiting, what copies that have finished no longer need (the tensors they sent).</summary>
+    public virtual void ReleaseFinished()
+    {
+    }
+
+    /// <summary>Waits for every copy, then gives back the host memory no activation uses now (kept for reuse otherwise).</summary>
+    public virtual void ReleaseIdleMemory() => Finish();
+
     public void Dispose()
     {
         Dispose(disposing: true);
@@ -36,15 +44,4 @@ public abstract class HostActivationCopy : IDisposable
     protected virtual void Dispose(bool disposing)
     {
     }
-}
-
-/// <summary>One tensor in host memory (or on its way there or back): its shape and dtype.</summary>
-public abstract class HostActivation(long[] shape, ScalarType dtype)
-{
-    public long[] Shape { get; } = shape;
-
-    public ScalarType Dtype { get; } = dtype;
-
-    /// <summary>Bytes of host memory it takes.</summary>
-    public long Bytes => Shape.Aggregate(1L, (n, d) => n * d) * Distributed.GradientBucketPlan.ElementSize(Dtype);
 }

@@ -114,6 +114,8 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             if (step == startStep && Options.CheckpointLayersAuto && Options.GradientCheckpointing != GradientCheckpointing.Off)
             {
                 checkpointLayers = ChooseCheckpointLayers(metrics, progress, totalSteps);
+                // Fewer checkpointed layers offload less: the first step's pinned buffers beyond that are given back.
+                activationOffload?.ReleaseIdleHostMemory();
             }
 
             if (step == startStep && activationOffload is not null)
@@ -148,7 +150,7 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
         // No rank reports success before rank 0 has written the adapter.
         synchronizer?.Barrier();
         model.SetTraining(false);
-        return new TrainingResult(history, adapterDir, startStep, meter?.PeakBytes, checkpointLayers, activationOffload?.MostBytesSent);
+        return new TrainingResult(history, adapterDir, startStep, meter?.PeakBytes, checkpointLayers, activationOffload?.BytesSentLastForward);
     }
 
     /// <summary>

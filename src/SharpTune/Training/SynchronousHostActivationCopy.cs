@@ -12,7 +12,7 @@ public sealed class SynchronousHostActivationCopy(Device device) : HostActivatio
     {
         var host = empty(tensor.shape, tensor.dtype, CPU).DetachFromDisposeScope();
         host.copy_(tensor);
-        return new Stored(tensor.shape, tensor.dtype, host);
+        return new Stored(tensor.shape, tensor.dtype, tensor.ElementSize, host);
     }
 
     public override void Fetch(HostActivation activation)
@@ -35,7 +35,7 @@ public sealed class SynchronousHostActivationCopy(Device device) : HostActivatio
     {
     }
 
-    private sealed class Stored(long[] shape, ScalarType dtype, Tensor host) : HostActivation(shape, dtype)
+    private sealed class Stored(long[] shape, ScalarType dtype, long elementSize, Tensor host) : HostActivation(shape, dtype, elementSize)
     {
         private Tensor? _host = host;
 

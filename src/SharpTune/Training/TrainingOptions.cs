@@ -151,8 +151,8 @@ public sealed record TrainingOptions
     /// With checkpointing, this many of the checkpointed decoder layers send their MLP's gate and up outputs to pinned
     /// host memory during the forward pass and take them back for backward, so their recompute skips the layer's two
     /// largest GEMMs (<see cref="ActivationOffload"/>; gradients unchanged). The copies overlap the GPU's work; each
-    /// layer costs batch x length x intermediate x 2 16-bit values of host memory (235 MB at Llama-3-8B, 2 x 2048
-    /// tokens). It pays where the host link keeps up with the forward pass (Llama-3-8B on an H200: 8-9 % faster steps
+    /// layer costs batch x length x intermediate x 2 values of host memory in the compute dtype (235 MB at Llama-3-8B,
+    /// 2 x 2048 tokens, bf16), rounded up to at most an eighth more. It pays where the host link keeps up with the forward pass (Llama-3-8B on an H200: 8-9 % faster steps
     /// for ~0.3 GiB more GPU memory); at the 1B shape it made steps slower, so it is off by default. Needs the fused
     /// LoRA MLP (CUDA kernels on, all three MLP projections adapted, no LoRA dropout). 0: off.
     /// </summary>

@@ -47,8 +47,10 @@ public sealed class ActivationOffloadGpuTests(ITestOutputHelper output)
         output.WriteLine($"{offloaded} of {Layers} layers offloaded, in-flight limit {maxSendingBytes}: largest gradient difference " +
             $"{offloadDifference:E2} of each tensor's scale (two runs without offload: {noise:E2}); {expected >> 20} MiB sent per micro-batch");
         Assert.Contains(plain, g => g.Any(v => v != 0));
-        Assert.True(noise == 0 ? offloadDifference == 0 : offloadDifference <= Math.Max(10 * noise, 1e-3),
-            $"with offload the gradients differ by {offloadDifference:E2} of their scale (without, run to run: {noise:E2})");
+        // This model's step is bit-deterministic on the GPU (two runs without offload agree exactly), and what comes back
+        // is what the recompute would make: any difference is a copy that was not ordered.
+        Assert.Equal(0, noise);
+        Assert.Equal(0, offloadDifference);
     }
 
     [Fact]
@@ -74,6 +76,97 @@ public sealed class ActivationOffloadGpuTests(ITestOutputHelper output)
             $"largest gradient difference {Worst(plain, withOffload):E2}");
         Assert.Equal(longest, copy.PinnedBytes);
         Assert.Equal(0, Worst(plain, withOffload));
+    }
+
+    [Fact]
+    public void Training_with_gradient_accumulation_gives_the_same_losses_and_reports_what_it_sent()
+    {
+        // The trainer path: SftTrainer with two micro-batches per step, three steps, AdamW; the offload is the trainer's own.
+        _ = CudaFixture.Runtime;
+        var config = Config();
+        var samples = Benchmarks.TrainingBenchmark.RandomSamples(config.VocabSize, 12, 512, seed: 3);
+        TrainingResult Train(int offloaded)
+        {
+            string directory = Path.Combine(Path.GetTempPath(), $"sharptune-offload-{Guid.NewGuid():N}");
+            try
+            {
+                using var model = Model(config);
+                var options = new TrainingOptions
+                {
+                    OutputDir = directory, Quantization = "none", BatchSize = 2, GradientAccumulation = 2, MaxSteps = 3, WarmupSteps = 0,
+                    Optimizer = "adamw", MaxSequenceLength = 512, CompletionOnlyLoss = false, SaveSteps = 0, OffloadMlpLayers = offloaded,
+                };
+                return KernelComparison.With(true, () => new SftTrainer(model, samples, options).Train(null, TestContext.Current.CancellationToken));
+            }
+            finally
+            {
+                if (Directory.Exists(directory))
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
+            }
+        }
+
+        var plain = Train(0);
+        var offloaded = Train(Layers);
+        output.WriteLine($"losses without offload {string.Join(", ", plain.Steps.Select(s => s.Loss))}; with {string.Join(", ", offloaded.Steps.Select(s => s.Loss))}; " +
+            $"{offloaded.OffloadedBytes} bytes sent by the last micro-batch");
+        Assert.Null(plain.OffloadedBytes);
+        Assert.Equal(Layers * 2 * 512 * ValuesPerToken(config) * 2, offloaded.OffloadedBytes);
+        Assert.Equal(plain.Steps.Select(s => s.Loss), offloaded.Steps.Select(s => s.Loss));
+    }
+
+    [Fact]
+    public void Activations_fetched_and_never_received_are_given_up_without_growing_memory()
+    {
+        // A region whose backward fetches (and, through the prefetch, its predecessor's) but whose recompute takes
+        // nothing: the copies back are discarded while they may still run.
+        _ = CudaFixture.Runtime;
+        using var memory = new CudaMemoryInUse();
+        var copy = new CudaHostActivationCopy(CUDA);
+        using var offload = new ActivationOffload(copy, Layers);
+        void Round()
+        {
+            using var scope = NewDisposeScope();
+            var regions = Enumerable.Range(0, Layers).Select(i => offload.RegionFor(i, Layers)!).ToArray();
+            foreach (var region in regions)
+            {
+                using (region.Record())
+                {
+                    ActivationOffloadRegion.Send(randn([2048, 4096], ScalarType.BFloat16, CUDA), randn([2048, 4096], ScalarType.BFloat16, CUDA));
+                }
+            }
+
+            foreach (var region in regions.Reverse())
+            {
+                using (region.Replay())
+                {
+                    Assert.Equal(2, region.Pending);
+                }
+
+                Assert.Equal(0, region.Pending);
+            }
+
+            offload.EndMicroBatch();
+        }
+
+        // Sent tensors whose copies have finished are freed at the next poll; Finish frees them all, so each reading
+        // counts only what a leak would hold.
+        var readings = new List<long>();
+        for (int i = 0; i < 5; i++)
+        {
+            Round();
+            copy.Finish();
+            readings.Add(memory.Bytes());
+        }
+
+        long pinned = copy.PinnedBytes;
+        Round();
+        copy.Finish();
+        readings.Add(memory.Bytes());
+        output.WriteLine($"GPU memory after each round: {string.Join(", ", readings.Select(r => $"{r >> 20} MiB"))}; pinned {pinned >> 20} -> {copy.PinnedBytes >> 20} MiB");
+        Assert.True(readings[^1] - readings[1] < 24L << 20, $"GPU memory grew by {(readings[^1] - readings[1]) >> 20} MiB over 4 rounds");
+        Assert.Equal(pinned, copy.PinnedBytes);
     }
 
     [Fact]

@@ -67,7 +67,7 @@ public sealed class ActivationOffloadTests
     }
 
     [Fact]
-    public void Layers_that_do_not_offload_and_forwards_outside_a_region_send_nothing()
+    public void Of_two_checkpointed_layers_with_one_offloading_only_the_first_sends_and_plain_forwards_send_nothing()
     {
         SingleThreadedTorch.Initialize();
         using var scope = NewDisposeScope();
@@ -77,16 +77,62 @@ public sealed class ActivationOffloadTests
         var copy = new CountingCopy();
         using var offload = new ActivationOffload(copy, layers: 1);
 
-        Assert.Null(offload.RegionFor(layer: 1, checkpointed: 2)); // one of two layers offloads: layer 0
+        // Outside any checkpointed region: evaluation and a forward with grad.
         using (no_grad())
         {
             _ = mlp.ForwardFusedLora(x);
         }
 
-        var input = x.detach().requires_grad_(true);
-        mlp.ForwardFusedLora(input).sum().backward();
+        mlp.ForwardFusedLora(x.detach().requires_grad_(true)).sum().backward();
         BackwardResults.ReleaseCurrentThread();
         Assert.Equal(0, copy.Sent);
+
+        // Two checkpointed layers (the same MLP twice), one offloading: layer 0.
+        var input = x.detach().requires_grad_(true);
+        var hidden = input;
+        for (int layer = 0; layer < 2; layer++)
+        {
+            hidden = CheckpointedFunction.Run(h => mlp.ForwardFusedLora(h), hidden, GradientCheckpointing.On, seed: layer,
+                recompute: h => mlp.ForwardFusedLora(h, outputValueNeeded: false), activations: offload.RegionFor(layer, checkpointed: 2));
+        }
+
+        Assert.Equal(2, copy.Sent);
+        hidden.sum().backward();
+        BackwardResults.ReleaseCurrentThread();
+        offload.EndMicroBatch();
+        Assert.Equal((2, 2, 0), (copy.Sent, copy.Received, copy.Discarded));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_fetch_or_a_receive_that_fails_gives_the_region_s_activations_up(bool fetchFails)
+    {
+        SingleThreadedTorch.Initialize();
+        using var scope = NewDisposeScope();
+        var copy = new CountingCopy { FailFetch = fetchFails, FailReceive = !fetchFails };
+        using var offload = new ActivationOffload(copy, layers: 1);
+        var region = offload.RegionFor(0, 1)!;
+        using (region.Record())
+        {
+            ActivationOffloadRegion.Send(ones(2, 3), ones(2, 3));
+        }
+
+        if (fetchFails)
+        {
+            Assert.Throws<IOException>(() => region.Replay());
+        }
+        else
+        {
+            using (region.Replay())
+            {
+                Assert.Throws<IOException>(() => ActivationOffloadRegion.TryReceive([2, 3]));
+            }
+        }
+
+        Assert.Equal((0, 2, 0), (copy.Received, copy.Discarded, region.Pending));
+        offload.EndMicroBatch();
+        Assert.Equal(2, copy.Discarded);
     }
 
     [Fact]
@@ -215,6 +261,10 @@ public sealed class ActivationOffloadTests
 
         public List<long[]> SentShapes { get; } = [];
 
+        public bool FailFetch { get; init; }
+
+        public bool FailReceive { get; init; }
+
         public override HostActivation Send(Tensor tensor)
         {
             Sent++;
@@ -222,10 +272,23 @@ public sealed class ActivationOffloadTests
             return _inner.Send(tensor);
         }
 
-        public override void Fetch(HostActivation activation) => _inner.Fetch(activation);
+        public override void Fetch(HostActivation activation)
+        {
+            if (FailFetch)
+            {
+                throw new IOException("the copy back failed");
+            }
+
+            _inner.Fetch(activation);
+        }
 
         public override Tensor Receive(HostActivation activation)
         {
+            if (FailReceive)
+            {
+                throw new IOException("the copy back failed");
+            }
+
             Received++;
             var received = _inner.Receive(activation);
             onReceive?.Invoke(received);

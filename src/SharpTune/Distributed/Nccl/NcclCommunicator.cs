@@ -1,4 +1,4 @@
-using SharpTune.Distributed.Cuda;
+using SharpTune.Kernels.Cuda;
 using TorchSharp;
 
 namespace SharpTune.Distributed.Nccl;

@@ -10,9 +10,6 @@ internal static partial class CudaDriverNative
     public const int AttributeComputeCapabilityMajor = 75;
     public const int AttributeComputeCapabilityMinor = 76;
     public const int AttributeMultiprocessorCount = 16;
-    public const int ErrorNotReady = 600;
-    public const uint StreamNonBlocking = 1;
-    public const uint EventDisableTiming = 2;
 
     [LibraryImport(Library, EntryPoint = "cuInit")]
     public static partial int Init(uint flags);
@@ -42,45 +39,6 @@ internal static partial class CudaDriverNative
 
     [LibraryImport(Library, EntryPoint = "cuMemGetInfo_v2")]
     public static partial int MemGetInfo(out nuint free, out nuint total);
-
-    [LibraryImport(Library, EntryPoint = "cuStreamCreate")]
-    public static partial int StreamCreate(out nint stream, uint flags);
-
-    [LibraryImport(Library, EntryPoint = "cuStreamDestroy_v2")]
-    public static partial int StreamDestroy(nint stream);
-
-    [LibraryImport(Library, EntryPoint = "cuStreamWaitEvent")]
-    public static partial int StreamWaitEvent(nint stream, nint cudaEvent, uint flags);
-
-    [LibraryImport(Library, EntryPoint = "cuStreamSynchronize")]
-    public static partial int StreamSynchronize(nint stream);
-
-    [LibraryImport(Library, EntryPoint = "cuEventCreate")]
-    public static partial int EventCreate(out nint cudaEvent, uint flags);
-
-    [LibraryImport(Library, EntryPoint = "cuEventDestroy_v2")]
-    public static partial int EventDestroy(nint cudaEvent);
-
-    [LibraryImport(Library, EntryPoint = "cuEventRecord")]
-    public static partial int EventRecord(nint cudaEvent, nint stream);
-
-    [LibraryImport(Library, EntryPoint = "cuEventSynchronize")]
-    public static partial int EventSynchronize(nint cudaEvent);
-
-    [LibraryImport(Library, EntryPoint = "cuEventQuery")]
-    public static partial int EventQuery(nint cudaEvent);
-
-    [LibraryImport(Library, EntryPoint = "cuMemcpyDtoHAsync_v2")]
-    public static partial int MemcpyDtoHAsync(nint destinationHost, nint sourceDevice, nuint bytes, nint stream);
-
-    [LibraryImport(Library, EntryPoint = "cuMemcpyHtoDAsync_v2")]
-    public static partial int MemcpyHtoDAsync(nint destinationDevice, nint sourceHost, nuint bytes, nint stream);
-
-    [LibraryImport(Library, EntryPoint = "cuMemHostAlloc")]
-    public static partial int MemHostAlloc(out nint pointer, nuint bytes, uint flags);
-
-    [LibraryImport(Library, EntryPoint = "cuMemFreeHost")]
-    public static partial int MemFreeHost(nint pointer);
 
     [LibraryImport(Library, EntryPoint = "cuGetErrorString")]
     public static partial int GetErrorString(int result, out nint text);

@@ -1,55 +1,48 @@
 namespace SharpTune.Kernels.Cuda;
 
-/// <summary>
-/// A CUDA event (without timing) in PyTorch's primary context: recorded on a stream, it completes when the work queued
-/// on that stream before it has; another stream can be made to wait for it on the GPU, without blocking the host.
-/// </summary>
-public sealed class CudaEvent : IDisposable
+/// <summary>A CUDA event without timing: a point in a stream that other streams (or the host) can wait for.</summary>
+internal sealed unsafe class CudaEvent : IDisposable
 {
-    private nint _handle;
-
-    private CudaEvent(nint handle) => _handle = handle;
-
-    /// <summary>A new event recorded on <paramref name="stream"/> (0: the legacy default stream TorchSharp computes on).</summary>
-    internal static CudaEvent RecordOn(nint stream)
+    private CudaEvent(nint handle)
     {
-        CudaModule.Check(CudaDriverNative.EventCreate(out nint handle, CudaDriverNative.EventDisableTiming), "cuEventCreate");
-        var recorded = new CudaEvent(handle);
-        CudaModule.Check(CudaDriverNative.EventRecord(handle, stream), "cuEventRecord");
-        return recorded;
+        Handle = handle;
     }
 
-    internal nint Handle => _handle != 0 ? _handle : throw new ObjectDisposedException(nameof(CudaEvent));
+    public nint Handle { get; private set; }
+
+    public static CudaEvent Create()
+    {
+        nint handle;
+        CudaDriver.Check(CudaDriver.Functions.EventCreate(&handle, CudaDriver.EventDisableTiming), "cuEventCreate");
+        return new CudaEvent(handle);
+    }
 
     /// <summary>Whether the work before the event has finished (asks the driver; does not wait).</summary>
     public bool IsComplete
     {
         get
         {
-            int result = CudaDriverNative.EventQuery(Handle);
-            if (result == CudaDriverNative.ErrorNotReady)
+            int result = CudaDriver.Functions.EventQuery(Handle);
+            if (result == CudaDriver.NotReady)
             {
                 return false;
             }
 
-            CudaModule.Check(result, "cuEventQuery");
+            CudaDriver.Check(result, "cuEventQuery");
             return true;
         }
     }
 
-    /// <summary>Blocks the host until the work before the event has finished.</summary>
-    public void Synchronize() => CudaModule.Check(CudaDriverNative.EventSynchronize(Handle), "cuEventSynchronize");
+    /// <summary>Blocks the host until the event has completed.</summary>
+    public void Synchronize() => CudaDriver.Check(CudaDriver.Functions.EventSynchronize(Handle), "cuEventSynchronize");
 
-    /// <summary>Makes the work queued on <paramref name="stream"/> from now on wait for this event, on the GPU.</summary>
-    internal void MakeWait(nint stream) => CudaModule.Check(CudaDriverNative.StreamWaitEvent(stream, Handle, 0), "cuStreamWaitEvent");
-
-    /// <summary>Frees the event; a wait already queued on it still holds (the driver releases it when it completes).</summary>
     public void Dispose()
     {
-        if (_handle != 0)
+        // Destroying an event that is still pending is allowed: the driver releases it once it completes.
+        if (Handle != 0)
         {
-            CudaDriverNative.EventDestroy(_handle);
-            _handle = 0;
+            CudaDriver.Functions.EventDestroy(Handle);
+            Handle = 0;
         }
     }
 }

@@ -9,7 +9,7 @@ namespace SharpTune.Kernels.Cuda;
 /// buffers, in its order, so a buffer is idle as soon as its last copy is queued; before one is freed, the host waits
 /// for that copy.
 /// </summary>
-public sealed class PinnedBufferPool(CudaCopyStream stream) : IDisposable
+internal sealed class PinnedBufferPool(CudaCopyStream stream) : IDisposable
 {
     private const long Granule = 2L << 20;
     private readonly List<(PinnedHostMemory Buffer, CudaEvent LastCopy)> _idle = [];
@@ -69,14 +69,17 @@ public sealed class PinnedBufferPool(CudaCopyStream stream) : IDisposable
         return (bytes + step - 1) / step * step;
     }
 
-    /// <summary>Frees the idle buffers (each after its last copy); buffers in use are freed when returned and the pool is disposed.</summary>
-    public void Dispose()
+    /// <summary>Frees the idle buffers, each once its last copy has finished.</summary>
+    public void FreeIdle()
     {
         while (_idle.Count > 0)
         {
             Free(_idle.Count - 1);
         }
     }
+
+    /// <summary>Frees the idle buffers (<see cref="FreeIdle"/>); the pool's user returns every buffer first.</summary>
+    public void Dispose() => FreeIdle();
 
     private void Free(int index)
     {

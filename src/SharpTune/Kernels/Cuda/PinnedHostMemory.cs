@@ -4,7 +4,7 @@ namespace SharpTune.Kernels.Cuda;
 /// Page-locked host memory from the CUDA driver (cuMemHostAlloc), which the GPU's copy engines read and write while
 /// the host and the compute stream go on: the host side of an asynchronous copy.
 /// </summary>
-public sealed class PinnedHostMemory : IDisposable
+internal sealed unsafe class PinnedHostMemory : IDisposable
 {
     private nint _pointer;
 
@@ -22,13 +22,13 @@ public sealed class PinnedHostMemory : IDisposable
     public static PinnedHostMemory Allocate(long bytes, int device)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
-        CudaModule.Check(CudaDriverNative.CtxSetCurrent(CudaModule.PrimaryContext(device)), "cuCtxSetCurrent");
-        int result = CudaDriverNative.MemHostAlloc(out nint pointer, (nuint)bytes, 0);
-        if (result != CudaDriverNative.Success)
+        CudaDriver.MakeCurrent(device);
+        nint pointer;
+        int result = CudaDriver.Functions.MemHostAlloc(&pointer, (nuint)bytes, 0);
+        if (result != 0)
         {
-            CudaDriverNative.GetErrorString(result, out nint text);
-            throw new SharpTuneException($"could not pin {bytes / (1 << 20)} MiB of host memory for offloaded activations " +
-                $"({System.Runtime.InteropServices.Marshal.PtrToStringUTF8(text)}); offload fewer layers or free host memory");
+            throw new SharpTuneException($"could not pin {bytes >> 20} MiB of host memory for offloaded activations " +
+                $"({CudaDriver.ErrorText(result)}); offload fewer layers or free host memory");
         }
 
         return new PinnedHostMemory(pointer, bytes);
@@ -38,7 +38,7 @@ public sealed class PinnedHostMemory : IDisposable
     {
         if (_pointer != 0)
         {
-            CudaDriverNative.MemFreeHost(_pointer);
+            CudaDriver.Functions.MemFreeHost(_pointer);
             _pointer = 0;
         }
     }

@@ -1,12 +1,14 @@
 using System.Runtime.InteropServices;
 
-namespace SharpTune.Distributed.Cuda;
+namespace SharpTune.Kernels.Cuda;
 
 /// <summary>
-/// The few CUDA driver API entry points (libcuda.so.1, installed with the NVIDIA driver) that gradient
-/// synchronisation needs beyond TorchSharp: streams, events and the device's primary context. Loaded by name through
-/// the dynamic loader and bound as function pointers, so nothing here touches other assemblies' import resolution.
-/// Streams and contexts are the driver's own handles, which the CUDA runtime (PyTorch, NCCL) shares.
+/// The CUDA driver API entry points (libcuda.so.1, installed with the NVIDIA driver) that work beside TorchSharp's
+/// stream needs: streams, events, asynchronous copies, pinned host memory and the device's primary context (for
+/// gradient synchronisation over NCCL and for activation offload). Loaded by name through the dynamic loader and bound
+/// as function pointers, so nothing here touches other assemblies' import resolution. Streams and contexts are the
+/// driver's own handles, which the CUDA runtime (PyTorch, NCCL) shares. Kernel launches bind their own entry points
+/// (<see cref="CudaDriverNative"/>).
 /// </summary>
 internal static unsafe class CudaDriver
 {
@@ -17,6 +19,9 @@ internal static unsafe class CudaDriver
 
     /// <summary>CU_EVENT_DISABLE_TIMING: the cheapest event, for ordering only.</summary>
     public const uint EventDisableTiming = 2;
+
+    /// <summary>CUDA_ERROR_NOT_READY: what cuEventQuery returns while the event's work is still running.</summary>
+    public const int NotReady = 600;
 
     private static readonly Lazy<Api> Loaded = new(Load);
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, nint> PrimaryContexts = new();
@@ -44,7 +49,7 @@ internal static unsafe class CudaDriver
     {
         if (result != 0)
         {
-            throw new DistributedException($"CUDA driver call {call} failed: {ErrorText(result)} (CUresult {result})");
+            throw new CudaDriverException($"CUDA driver call {call} failed: {ErrorText(result)} (CUresult {result})");
         }
     }
 
@@ -58,7 +63,7 @@ internal static unsafe class CudaDriver
     {
         if (!NativeLibrary.TryLoad(Library, out nint handle))
         {
-            throw new DistributedException($"{Library} cannot be loaded: multi-GPU training needs the NVIDIA driver");
+            throw new CudaDriverException($"{Library} cannot be loaded: GPU work beside TorchSharp's needs the NVIDIA driver");
         }
 
         var api = new Api
@@ -75,12 +80,17 @@ internal static unsafe class CudaDriver
             EventRecord = (delegate* unmanaged<nint, nint, int>)Export(handle, "cuEventRecord"),
             EventSynchronize = (delegate* unmanaged<nint, int>)Export(handle, "cuEventSynchronize"),
             EventDestroy = (delegate* unmanaged<nint, int>)Export(handle, "cuEventDestroy_v2"),
+            EventQuery = (delegate* unmanaged<nint, int>)Export(handle, "cuEventQuery"),
+            MemcpyDtoHAsync = (delegate* unmanaged<nint, nint, nuint, nint, int>)Export(handle, "cuMemcpyDtoHAsync_v2"),
+            MemcpyHtoDAsync = (delegate* unmanaged<nint, nint, nuint, nint, int>)Export(handle, "cuMemcpyHtoDAsync_v2"),
+            MemHostAlloc = (delegate* unmanaged<nint*, nuint, uint, int>)Export(handle, "cuMemHostAlloc"),
+            MemFreeHost = (delegate* unmanaged<nint, int>)Export(handle, "cuMemFreeHost"),
             GetErrorString = (delegate* unmanaged<int, byte**, int>)Export(handle, "cuGetErrorString"),
         };
         int init = api.Init(0);
         if (init != 0)
         {
-            throw new DistributedException($"cuInit failed (CUresult {init}): no usable NVIDIA GPU");
+            throw new CudaDriverException($"cuInit failed (CUresult {init}): no usable NVIDIA GPU");
         }
 
         return api;
@@ -89,7 +99,7 @@ internal static unsafe class CudaDriver
     private static nint Export(nint handle, string name) =>
         NativeLibrary.TryGetExport(handle, name, out nint address)
             ? address
-            : throw new DistributedException($"{Library} has no {name}; the NVIDIA driver is too old");
+            : throw new CudaDriverException($"{Library} has no {name}; the NVIDIA driver is too old");
 
     /// <summary>The bound entry points (CUresult is an int; 0 is success).</summary>
     public sealed class Api
@@ -117,6 +127,18 @@ internal static unsafe class CudaDriver
         public required delegate* unmanaged<nint, int> EventSynchronize { get; init; }
 
         public required delegate* unmanaged<nint, int> EventDestroy { get; init; }
+
+        public required delegate* unmanaged<nint, int> EventQuery { get; init; }
+
+        /// <summary>cuMemcpyDtoHAsync_v2(void* dstHost, CUdeviceptr srcDevice, size_t bytes, CUstream).</summary>
+        public required delegate* unmanaged<nint, nint, nuint, nint, int> MemcpyDtoHAsync { get; init; }
+
+        /// <summary>cuMemcpyHtoDAsync_v2(CUdeviceptr dstDevice, const void* srcHost, size_t bytes, CUstream).</summary>
+        public required delegate* unmanaged<nint, nint, nuint, nint, int> MemcpyHtoDAsync { get; init; }
+
+        public required delegate* unmanaged<nint*, nuint, uint, int> MemHostAlloc { get; init; }
+
+        public required delegate* unmanaged<nint, int> MemFreeHost { get; init; }
 
         public required delegate* unmanaged<int, byte**, int> GetErrorString { get; init; }
     }

@@ -1,4 +1,4 @@
-namespace SharpTune.Distributed.Cuda;
+namespace SharpTune.Kernels.Cuda;
 
 /// <summary>
 /// A CUDA stream handle. <see cref="LegacyDefault"/> (handle 0) is where TorchSharp's libtorch queues all its work:
