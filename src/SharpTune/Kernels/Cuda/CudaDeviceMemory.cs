@@ -5,18 +5,19 @@ namespace SharpTune.Kernels.Cuda;
 /// context): the device CUDA_VISIBLE_DEVICES maps the ordinal to, and only its slice under MIG, which NVML's per-GPU
 /// numbers do not give. Free memory excludes what every process holds, this one's caching allocator included.
 /// </summary>
-public static class CudaDeviceMemory
+public static unsafe class CudaDeviceMemory
 {
     /// <summary>(free, total) bytes of CUDA device <paramref name="device"/>, or null where the driver cannot say (no driver, no GPU).</summary>
     public static (long Free, long Total)? TryRead(int device)
     {
         try
         {
-            CudaDriverNative.CtxSetCurrent(CudaModule.PrimaryContext(device));
-            CudaModule.Check(CudaDriverNative.MemGetInfo(out nuint free, out nuint total), "cuMemGetInfo");
+            CudaDriver.MakeCurrent(device);
+            nuint free, total;
+            CudaDriver.Check(CudaDriver.Functions.MemGetInfo(&free, &total), "cuMemGetInfo");
             return ((long)free, (long)total);
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+        catch (CudaDriverException)
         {
             return null;
         }

@@ -7,8 +7,8 @@ namespace SharpTune.Kernels.Cuda;
 /// stream needs: streams, events, asynchronous copies, pinned host memory and the device's primary context (for
 /// gradient synchronisation over NCCL and for activation offload). Loaded by name through the dynamic loader and bound
 /// as function pointers, so nothing here touches other assemblies' import resolution. Streams and contexts are the
-/// driver's own handles, which the CUDA runtime (PyTorch, NCCL) shares. Kernel launches bind their own entry points
-/// (<see cref="CudaDriverNative"/>).
+/// driver's own handles, which the CUDA runtime (PyTorch, NCCL) shares. Also what the runtime-compiled kernels need:
+/// modules, launches, device attributes and free memory (<see cref="CudaModule"/>, <see cref="CudaDeviceMemory"/>).
 /// </summary>
 internal static unsafe class CudaDriver
 {
@@ -22,6 +22,11 @@ internal static unsafe class CudaDriver
 
     /// <summary>CUDA_ERROR_NOT_READY: what cuEventQuery returns while the event's work is still running.</summary>
     public const int NotReady = 600;
+
+    /// <summary>CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR and _MINOR.</summary>
+    public const int AttributeComputeCapabilityMajor = 75;
+
+    public const int AttributeComputeCapabilityMinor = 76;
 
     private static readonly Lazy<Api> Loaded = new(Load);
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, nint> PrimaryContexts = new();
@@ -70,6 +75,11 @@ internal static unsafe class CudaDriver
         {
             Init = (delegate* unmanaged<uint, int>)Export(handle, "cuInit"),
             DeviceGet = (delegate* unmanaged<int*, int, int>)Export(handle, "cuDeviceGet"),
+            DeviceGetAttribute = (delegate* unmanaged<int*, int, int, int>)Export(handle, "cuDeviceGetAttribute"),
+            ModuleLoadData = (delegate* unmanaged<nint*, nint, int>)Export(handle, "cuModuleLoadData"),
+            ModuleGetFunction = (delegate* unmanaged<nint*, nint, byte*, int>)Export(handle, "cuModuleGetFunction"),
+            LaunchKernel = (delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int>)Export(handle, "cuLaunchKernel"),
+            MemGetInfo = (delegate* unmanaged<nuint*, nuint*, int>)Export(handle, "cuMemGetInfo_v2"),
             DevicePrimaryCtxRetain = (delegate* unmanaged<nint*, int, int>)Export(handle, "cuDevicePrimaryCtxRetain"),
             CtxSetCurrent = (delegate* unmanaged<nint, int>)Export(handle, "cuCtxSetCurrent"),
             StreamCreate = (delegate* unmanaged<nint*, uint, int>)Export(handle, "cuStreamCreate"),
@@ -107,6 +117,20 @@ internal static unsafe class CudaDriver
         public required delegate* unmanaged<uint, int> Init { get; init; }
 
         public required delegate* unmanaged<int*, int, int> DeviceGet { get; init; }
+
+        /// <summary>cuDeviceGetAttribute(int* value, CUdevice_attribute attribute, CUdevice device).</summary>
+        public required delegate* unmanaged<int*, int, int, int> DeviceGetAttribute { get; init; }
+
+        public required delegate* unmanaged<nint*, nint, int> ModuleLoadData { get; init; }
+
+        /// <summary>cuModuleGetFunction(CUfunction* function, CUmodule module, const char* name).</summary>
+        public required delegate* unmanaged<nint*, nint, byte*, int> ModuleGetFunction { get; init; }
+
+        /// <summary>cuLaunchKernel(f, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedMemBytes, stream, kernelParams, extra).</summary>
+        public required delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int> LaunchKernel { get; init; }
+
+        /// <summary>cuMemGetInfo_v2(size_t* free, size_t* total), in the current context.</summary>
+        public required delegate* unmanaged<nuint*, nuint*, int> MemGetInfo { get; init; }
 
         public required delegate* unmanaged<nint*, int, int> DevicePrimaryCtxRetain { get; init; }
 
