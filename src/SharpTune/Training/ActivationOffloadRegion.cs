@@ -30,7 +30,10 @@ public sealed class ActivationOffloadRegion
     /// <summary>Activations sent and not yet received or given up.</summary>
     public int Pending => _sent.Count - _received;
 
-    /// <summary>Offloads <paramref name="tensors"/> (contiguous) if a region is recording on this thread; the caller keeps its tensors.</summary>
+    /// <summary>
+    /// Offloads <paramref name="tensors"/> (contiguous) if a region is recording on this thread. The caller keeps its
+    /// tensors but must not write to them afterwards: the copy reads them later, on its own stream.
+    /// </summary>
     public static void Send(params Tensor[] tensors)
     {
         if (_recording is not { } region)
@@ -45,9 +48,9 @@ public sealed class ActivationOffloadRegion
     }
 
     /// <summary>
-    /// The next <paramref name="count"/> activations this thread's replaying region sent, as new tensors on the device in
-    /// the current dispose scope, each checked against <paramref name="shapes"/>; null if no region is replaying or it
-    /// has fewer left.
+    /// The next activations this thread's replaying region sent, one per entry of <paramref name="shapes"/> and checked
+    /// against it, as new tensors on the device in the current dispose scope; null if no region is replaying or it has
+    /// fewer left.
     /// </summary>
     public static Tensor[]? TryReceive(params long[][] shapes)
     {

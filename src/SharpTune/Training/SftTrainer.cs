@@ -115,7 +115,10 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
             {
                 checkpointLayers = ChooseCheckpointLayers(metrics, progress, totalSteps);
                 // Fewer checkpointed layers offload less: the first step's pinned buffers beyond that are given back.
-                activationOffload?.ReleaseIdleHostMemory();
+                if (checkpointLayers is { } n && n < (model.Architecture?.NumHiddenLayers ?? int.MaxValue))
+                {
+                    activationOffload?.ReleaseIdleHostMemory();
+                }
             }
 
             if (step == startStep && activationOffload is not null)
