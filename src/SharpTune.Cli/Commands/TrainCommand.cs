@@ -104,11 +104,7 @@ public static class TrainCommand
 
             if (summary.Result.OffloadedBytes is { } offloaded)
             {
-                context.Out.WriteLine(offloaded > 0
-                    ? $"offload_mlp_layers {options.OffloadMlpLayers}: the last micro-batch sent {GpuMemoryMeter.Format(offloaded)} of MLP activations to pinned host memory"
-                    : summary.Result.CheckpointLayers == 0
-                        ? $"offload_mlp_layers {options.OffloadMlpLayers}: nothing was offloaded after the first step (checkpoint_layers auto kept every layer's activations, so no layer is recomputed)"
-                        : $"offload_mlp_layers {options.OffloadMlpLayers}: nothing was offloaded (it needs the fused LoRA MLP: CUDA kernels on, all three MLP projections adapted, no LoRA dropout)");
+                context.Out.WriteLine(ActivationOffload.Describe(options.OffloadMlpLayers, offloaded, anyLayerCheckpointed: summary.Result.CheckpointLayers != 0));
             }
 
             context.Out.WriteLine($"adapter: {Path.GetFullPath(summary.Result.AdapterDirectory)}");

@@ -41,6 +41,16 @@ public sealed class ActivationOffload : IDisposable
     /// <summary>Bytes sent to host memory in the last forward pass (counted when its micro-batch ends).</summary>
     public long BytesSentLastForward { get; private set; }
 
+    /// <summary>
+    /// One line on what a forward pass sent (<paramref name="bytesSent"/>), or why it sent nothing: no layer was
+    /// checkpointed (<paramref name="anyLayerCheckpointed"/> false: checkpoint_layers auto kept them all), or the layers
+    /// are not the fused LoRA MLP.
+    /// </summary>
+    public static string Describe(int layers, long bytesSent, bool anyLayerCheckpointed = true) =>
+        bytesSent > 0 ? $"offload_mlp_layers {layers}: a micro-batch sent {Runtime.Nvml.GpuMemoryMeter.Format(bytesSent)} of MLP activations to pinned host memory"
+        : !anyLayerCheckpointed ? $"offload_mlp_layers {layers}: nothing was offloaded (checkpoint_layers auto kept every layer's activations, so no layer is recomputed)"
+        : $"offload_mlp_layers {layers}: nothing was offloaded (it needs the fused LoRA MLP: CUDA kernels on, all three MLP projections adapted, no LoRA dropout)";
+
     /// <summary>The copier for <paramref name="device"/>: a CUDA side stream, or plain copies elsewhere.</summary>
     public static ActivationOffload For(Device device, int layers) =>
         new(device.type == DeviceType.CUDA ? new CudaHostActivationCopy(device) : new SynchronousHostActivationCopy(device), layers);

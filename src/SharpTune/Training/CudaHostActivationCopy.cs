@@ -81,11 +81,7 @@ public sealed class CudaHostActivationCopy : HostActivationCopy
         var stored = (Stored)activation;
         lock (_lock)
         {
-            if (stored.Done)
-            {
-                throw new InvalidOperationException("this offloaded activation was already received or discarded");
-            }
-
+            stored.ThrowIfDone();
             if (stored.Device is not null)
             {
                 return;
@@ -106,12 +102,7 @@ public sealed class CudaHostActivationCopy : HostActivationCopy
         var stored = (Stored)activation;
         lock (_lock)
         {
-            stored.MarkDone();
-            var (device, copied) = (stored.Device!, stored.Copied!);
-            (stored.Device, stored.Copied) = (null, null);
-            _stream.MakeComputeWait(copied);
-            copied.Dispose();
-            _pool.Return(stored.Host);
+            var device = Settle(stored)!;
             var received = device.alias();
             device.Dispose();
             return received;
@@ -123,17 +114,7 @@ public sealed class CudaHostActivationCopy : HostActivationCopy
         var stored = (Stored)activation;
         lock (_lock)
         {
-            stored.MarkDone();
-            if (stored.Device is { } device)
-            {
-                // The copy back may still be writing the tensor: its block is reused only after the copy.
-                _stream.MakeComputeWait(stored.Copied!);
-                stored.Copied!.Dispose();
-                device.Dispose();
-                (stored.Device, stored.Copied) = (null, null);
-            }
-
-            _pool.Return(stored.Host);
+            Settle(stored)?.Dispose();
         }
     }
 
@@ -158,8 +139,7 @@ public sealed class CudaHostActivationCopy : HostActivationCopy
     {
         lock (_lock)
         {
-            _stream.Synchronize();
-            ReleaseSent();
+            Finish();
             _pool.FreeIdle();
         }
     }
@@ -172,6 +152,26 @@ public sealed class CudaHostActivationCopy : HostActivationCopy
             _pool.Dispose();
             _stream.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Marks <paramref name="stored"/> received or discarded and gives its host buffer back; returns its device tensor
+    /// (the caller's now) with the compute stream made to wait for the copy back, or null if it was never fetched.
+    /// </summary>
+    private Tensor? Settle(Stored stored)
+    {
+        stored.MarkDone();
+        _pool.Return(stored.Host);
+        if (stored.Device is not { } device)
+        {
+            return null;
+        }
+
+        // The copy back may still be writing the tensor: whatever uses its block next comes after the copy.
+        _stream.MakeComputeWait(stored.Copied!);
+        stored.Copied!.Dispose();
+        (stored.Device, stored.Copied) = (null, null);
+        return device;
     }
 
     /// <summary>Frees the sent tensors whose copies have finished; past the in-flight limit, orders the oldest ones instead.</summary>
@@ -209,16 +209,18 @@ public sealed class CudaHostActivationCopy : HostActivationCopy
         /// <summary>Completes when the copy back has.</summary>
         public CudaEvent? Copied { get; set; }
 
-        public bool Done => _done;
-
-        /// <summary>Marks it received or discarded; either happens once.</summary>
-        public void MarkDone()
+        public void ThrowIfDone()
         {
             if (_done)
             {
                 throw new InvalidOperationException("this offloaded activation was already received or discarded");
             }
+        }
 
+        /// <summary>Marks it received or discarded; either happens once.</summary>
+        public void MarkDone()
+        {
+            ThrowIfDone();
             _done = true;
         }
     }

@@ -123,9 +123,8 @@ public sealed class SftTrainer(ITrainableCausalLM model, ITrainingSamples sample
 
             if (step == startStep && activationOffload is not null)
             {
-                progress?.Report(new OperationProgress("train", step + 1, totalSteps, "step", activationOffload.BytesSentLastForward > 0
-                    ? $"offload_mlp_layers {activationOffload.Layers}: {GpuMemoryMeter.Format(activationOffload.BytesSentLastForward)} of MLP activations per micro-batch went to pinned host memory"
-                    : $"offload_mlp_layers {activationOffload.Layers}: nothing was offloaded (it needs the fused LoRA MLP: CUDA kernels on, all three MLP projections adapted, no LoRA dropout)"));
+                progress?.Report(new OperationProgress("train", step + 1, totalSteps, "step",
+                    ActivationOffload.Describe(activationOffload.Layers, activationOffload.BytesSentLastForward)));
             }
 
             history.Add(metrics);
